@@ -1,0 +1,2 @@
+-- pgvector backs knowledge-base search; every later migration may rely on the `vector` type.
+CREATE EXTENSION IF NOT EXISTS vector;

@@ -1,0 +1,108 @@
+import express, { type Express } from 'express';
+import type { Config } from './config';
+import type { Logger } from './platform/logger';
+import type { Database } from './platform/db/client';
+import type { RedisClient } from './platform/redis';
+import { requestId } from './platform/http/request-id';
+import { accessLog } from './platform/http/access-log';
+import { corsAllowlist, securityHeaders } from './platform/http/security';
+import { createRateLimiter } from './platform/http/rate-limit';
+import { errorHandler, notFound } from './platform/http/error-handler';
+import { webUi } from './platform/http/static';
+import { diagnosticsRoutes } from './platform/http/diagnostics.routes';
+import { createMetrics, metricsEndpoint, metricsTimer, type Metrics } from './platform/observability/metrics';
+import { healthRoutes } from './platform/health/health.routes';
+import { ApiDocs } from './platform/openapi';
+import { packageVersion, webDistFolder } from './platform/paths';
+import { z } from './platform/zod';
+
+export interface Lifecycle {
+  /** Aborted when the process starts shutting down; long-lived streams listen to it. */
+  signal: AbortSignal;
+}
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  database: Database;
+  redis?: RedisClient;
+  metrics?: Metrics;
+  lifecycle?: Lifecycle;
+  /** Folder of the built web UI; defaults to dist/web. */
+  webRoot?: string;
+}
+
+export interface BuiltApp {
+  app: Express;
+  docs: ApiDocs;
+  metrics: Metrics;
+}
+
+export function buildApp(deps: AppDeps): BuiltApp {
+  const { config, logger } = deps;
+  const metrics = deps.metrics ?? createMetrics();
+  const lifecycle = deps.lifecycle ?? { signal: new AbortController().signal };
+  const docs = new ApiDocs();
+  const app = express();
+
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+  app.set('json replacer', (_key: string, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
+
+  // Order matters: the request id must exist before anything logs.
+  app.use(requestId());
+  app.use(accessLog(logger));
+  app.use(metricsTimer(metrics));
+  app.use(securityHeaders());
+  app.use(corsAllowlist(config.corsOrigins, config.publicUrl));
+
+  app.use(healthRoutes(docs, { database: deps.database, redis: deps.redis, shuttingDown: () => lifecycle.signal.aborted }));
+
+  const metricsApi = docs.router();
+  metricsApi.route(
+    {
+      method: 'get',
+      path: '/metrics',
+      summary: 'Prometheus metrics (bearer METRICS_TOKEN; off when unset)',
+      tags: ['health'],
+      security: ['metricsToken'],
+      responses: { 200: { description: 'Prometheus text format', schema: z.string(), contentType: 'text/plain' } },
+    },
+    metricsEndpoint(metrics, config.metricsToken),
+  );
+  app.use(metricsApi.router);
+
+  const apiLimiter = createRateLimiter({
+    name: 'api',
+    windowMs: config.limits.rateLimitWindowMs,
+    limit: config.limits.rateLimitMax,
+    redis: deps.redis,
+  });
+  app.use(['/api', '/v1'], apiLimiter);
+  app.use(['/api', '/v1'], express.json({ limit: config.limits.jsonBodyBytes }));
+
+  const docsApi = docs.router();
+  docsApi.route(
+    {
+      method: 'get',
+      path: '/api/openapi.json',
+      summary: 'This OpenAPI 3.1 document',
+      tags: ['meta'],
+      responses: { 200: { description: 'OpenAPI document', schema: z.record(z.string(), z.unknown()) } },
+    },
+    (_req, res) => {
+      res.json(docs.document({ version: packageVersion(), serverUrl: config.publicUrl }));
+    },
+  );
+  app.use(docsApi.router);
+
+  if (config.diagnosticsRoutes) app.use(diagnosticsRoutes(docs));
+
+  // Module routers are mounted here, each from its own factory (#3–#6).
+
+  app.use(webUi(deps.webRoot ?? webDistFolder()));
+  app.use(notFound());
+  app.use(errorHandler(logger));
+
+  return { app, docs, metrics };
+}

@@ -1,0 +1,132 @@
+import { z } from 'zod';
+
+/**
+ * Every environment variable Hearth reads, in one place. `.env.example` mirrors this list
+ * (src/config/env-example.test.ts keeps the two in sync), so keep `describe` texts short:
+ * they are the documentation.
+ */
+
+const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+
+const bool = (def: boolean) =>
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+      .default(def ? 'true' : 'false')
+      .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  );
+
+const int = (def: number, min: number, max: number) =>
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .default(String(def))
+      .pipe(
+        z
+          .string()
+          .regex(/^\d+$/, { message: `expected an integer between ${min} and ${max}` })
+          .transform(Number)
+          .pipe(z.number().int().min(min, { message: `must be at least ${min}` }).max(max, { message: `must be at most ${max}` })),
+      ),
+  );
+
+const optionalString = (min = 1) => z.preprocess(emptyToUndefined, z.string().min(min, { message: `must be at least ${min} characters` }).optional());
+
+const url = (protocols: string[], what: string) =>
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a ${what} URL (${protocols.map((p) => `${p}//`).join(' or ')}…)` },
+  );
+
+const optionalUrl = (protocols: string[], what: string) => z.preprocess(emptyToUndefined, url(protocols, what).optional());
+
+const postgresUrl = () => optionalUrl(['postgres:', 'postgresql:'], 'PostgreSQL');
+
+// TRUST_PROXY is either a hop count (Compose sets 1 for nginx) or Express' named/CIDR list.
+const trustProxy = z.preprocess(
+  emptyToUndefined,
+  z
+    .string()
+    .default('0')
+    .refine((v) => /^\d+$/.test(v) || /^(loopback|linklocal|uniquelocal|[0-9a-fA-F.:/]+)(\s*,\s*(loopback|linklocal|uniquelocal|[0-9a-fA-F.:/]+))*$/.test(v), {
+      message: 'expected a number of proxy hops (e.g. 1) or a list of trusted addresses/subnets',
+    })
+    .transform((v): number | string => (/^\d+$/.test(v) ? Number(v) : v)),
+);
+
+const list = z.preprocess(
+  emptyToUndefined,
+  z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .refine(
+      (origins) =>
+        origins.every((o) => {
+          try {
+            const u = new URL(o);
+            return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === o.replace(/\/$/, '');
+          } catch {
+            return false;
+          }
+        }),
+      { message: 'expected a comma-separated list of origins such as https://chat.example.com' },
+    ),
+);
+
+export const envSchema = z.object({
+  PORT: int(3000, 1, 65535).describe('HTTP port the app listens on'),
+  HOST: z.preprocess(emptyToUndefined, z.string().default('0.0.0.0')).describe('Address the app binds to'),
+  NODE_ENV: z.preprocess(emptyToUndefined, z.enum(['development', 'production', 'test']).default('development')).describe('development | production | test; production requires real secrets'),
+  LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(['error', 'warn', 'info', 'http', 'debug']).default('info')).describe('error | warn | info | http | debug'),
+  DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('./data')).describe('Where the embedded database and generated secrets live'),
+  DATABASE_URL: postgresUrl().describe('PostgreSQL URL (through PgBouncer in production); unset = embedded PGlite under DATA_DIR'),
+  MIGRATION_DATABASE_URL: postgresUrl().describe('Direct PostgreSQL URL for migrations (never PgBouncer); default DATABASE_URL'),
+  DATABASE_POOL_MAX: int(5, 1, 100).describe('Connections in the app pool per process (keep small: PgBouncer pools)'),
+  DATABASE_STATEMENT_TIMEOUT_MS: int(30000, 100, 3_600_000).describe('Statement timeout for direct connections (PgBouncer sets its own)'),
+  RUN_MIGRATIONS: bool(true).describe('Run pending migrations at start (Compose runs them in a one-shot step instead)'),
+  REDIS_URL: optionalUrl(['redis:', 'rediss:'], 'Redis').describe('Redis URL for shared rate limits and caches; unset = in-memory, per process'),
+  CORS_ORIGINS: list.describe('Comma-separated origins allowed to call the API from a browser; empty = same origin only'),
+  TRUST_PROXY: trustProxy.describe('Proxy hops to trust for the client ip (0 = none; Compose sets 1 for nginx)'),
+  BCRYPT_COST: int(12, 10, 15).describe('bcrypt work factor for passwords (10–15)'),
+  PUBLIC_URL: optionalUrl(['http:', 'https:'], 'http(s)').describe('External URL of this instance, used in links; default http://localhost:PORT'),
+  JWT_SECRET: optionalString(32).describe('Secret for signing access tokens (≥ 32 chars); required in production, generated under DATA_DIR otherwise'),
+  JWT_PREVIOUS_SECRET: optionalString(32).describe('Previous JWT secret, still accepted during a rotation'),
+  ENCRYPTION_KEY: z
+    .preprocess(emptyToUndefined, z.string().regex(/^(?:[0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)$/, { message: 'must be 32 bytes as 64 hex characters or base64' }).optional())
+    .describe('32-byte key (hex or base64) encrypting secrets at rest; required in production, generated otherwise'),
+  SENTRY_DSN: optionalUrl(['http:', 'https:'], 'Sentry DSN').describe('Sentry DSN; unset = error reporting off'),
+  METRICS_TOKEN: optionalString(16).describe('Bearer token guarding /metrics (≥ 16 chars); unset = /metrics off'),
+  SHUTDOWN_TIMEOUT_MS: int(25000, 0, 600_000).describe('How long in-flight requests and streams may finish after SIGTERM'),
+  ADMIN_EMAIL: z.preprocess(emptyToUndefined, z.email({ message: 'must be an email address' }).optional()).describe('First admin created on first start when no admin exists'),
+  ADMIN_PASSWORD: optionalString(12).describe('Password of that first admin (≥ 12 chars)'),
+  LLM_PROVIDER: z.preprocess(emptyToUndefined, z.enum(['extractive', 'openai', 'anthropic']).default('extractive')).describe('extractive (built in, no network) | openai (any OpenAI-compatible) | anthropic'),
+  LLM_BASE_URL: optionalUrl(['http:', 'https:'], 'http(s)').describe('Base URL of the default LLM provider (e.g. http://ollama:11434/v1)'),
+  LLM_API_KEY: optionalString().describe('API key of the default LLM provider'),
+  LLM_MODEL: optionalString().describe('Model name of the default LLM provider'),
+  EMBEDDING_PROVIDER: z.preprocess(emptyToUndefined, z.enum(['local', 'openai']).default('local')).describe('local (built in feature hashing) | openai (any OpenAI-compatible /v1/embeddings)'),
+  EMBEDDING_BASE_URL: optionalUrl(['http:', 'https:'], 'http(s)').describe('Base URL of the embedding provider'),
+  EMBEDDING_API_KEY: optionalString().describe('API key of the embedding provider'),
+  EMBEDDING_MODEL: optionalString().describe('Embedding model name'),
+  EMBEDDING_DIMENSIONS: int(384, 16, 4000).describe('Embedding dimensions (local default 384; HNSW over 2000 uses halfvec)'),
+  UPLOAD_MAX_MB: int(20, 1, 500).describe('Largest upload in MB (raise nginx client_max_body_size, 21m, with it)'),
+  JSON_BODY_LIMIT_KB: int(1024, 1, 10240).describe('Largest JSON request body in KB'),
+  RATE_LIMIT_WINDOW_MS: int(60000, 1000, 3_600_000).describe('Window of the general API rate limit'),
+  RATE_LIMIT_MAX: int(600, 1, 1_000_000).describe('Requests per ip per window on the API'),
+  DIAGNOSTICS_ROUTES: bool(false).describe('Expose /api/diagnostics/* (slow and streaming probes for the stack tests); keep off in production'),
+});
+
+export type Env = z.infer<typeof envSchema>;

@@ -1,0 +1,158 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import type { z } from 'zod';
+import { envSchema, type Env } from './config.schema';
+
+export { envSchema } from './config.schema';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: { variable: string; message: string }[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p.variable}: ${p.message}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  isProduction: boolean;
+  port: number;
+  host: string;
+  logLevel: Env['LOG_LEVEL'];
+  dataDir: string;
+  publicUrl: string;
+  db: {
+    url?: string;
+    migrationUrl?: string;
+    poolMax: number;
+    statementTimeoutMs: number;
+    runMigrations: boolean;
+  };
+  redisUrl?: string;
+  corsOrigins: string[];
+  trustProxy: number | string;
+  bcryptCost: number;
+  secrets: {
+    jwtSecret: string;
+    jwtPreviousSecret?: string;
+    encryptionKey: Buffer;
+    /** Where generated secrets were stored, when they were generated rather than configured. */
+    generatedIn?: string;
+  };
+  sentryDsn?: string;
+  metricsToken?: string;
+  shutdownTimeoutMs: number;
+  admin: { email?: string; password?: string };
+  llm: { provider: Env['LLM_PROVIDER']; baseUrl?: string; apiKey?: string; model?: string };
+  embedding: { provider: Env['EMBEDDING_PROVIDER']; baseUrl?: string; apiKey?: string; model?: string; dimensions: number };
+  limits: { uploadMaxBytes: number; jsonBodyBytes: number; rateLimitWindowMs: number; rateLimitMax: number };
+  diagnosticsRoutes: boolean;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, string | undefined>): { variable: string; message: string } {
+  const variable = String(issue.path[0] ?? '(environment)');
+  const value = raw[variable];
+  // Never echo secrets back into logs; a short value preview helps with typos in everything else.
+  const secret = /SECRET|KEY|PASSWORD|TOKEN|DSN|URL/.test(variable);
+  const shown = value === undefined ? '' : secret ? '' : ` (got "${value.length > 40 ? `${value.slice(0, 40)}…` : value}")`;
+  return { variable, message: `${issue.message}${shown}` };
+}
+
+function decodeKey(value: string): Buffer {
+  return /^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64');
+}
+
+interface StoredSecrets {
+  jwtSecret: string;
+  encryptionKey: string;
+}
+
+/**
+ * Outside production a missing secret is generated once and kept under DATA_DIR, so that
+ * `npm start` works with no configuration and tokens survive restarts.
+ */
+function loadOrCreateSecrets(dataDir: string): { secrets: StoredSecrets; file: string } {
+  const file = path.join(dataDir, 'secrets.json');
+  if (fs.existsSync(file)) {
+    const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<StoredSecrets>;
+    if (typeof parsed.jwtSecret === 'string' && typeof parsed.encryptionKey === 'string') return { secrets: parsed as StoredSecrets, file };
+  }
+  fs.mkdirSync(dataDir, { recursive: true });
+  const secrets: StoredSecrets = {
+    jwtSecret: crypto.randomBytes(48).toString('base64url'),
+    encryptionKey: crypto.randomBytes(32).toString('hex'),
+  };
+  // 'wx' so two processes racing here cannot overwrite each other's secrets.
+  try {
+    fs.writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return { secrets: JSON.parse(fs.readFileSync(file, 'utf8')) as StoredSecrets, file };
+  }
+  return { secrets, file };
+}
+
+export function loadConfig(raw: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => describeIssue(i, raw)));
+  const e = parsed.data;
+
+  const problems: { variable: string; message: string }[] = [];
+  const isProduction = e.NODE_ENV === 'production';
+  if (isProduction) {
+    if (!e.JWT_SECRET) problems.push({ variable: 'JWT_SECRET', message: 'is required when NODE_ENV=production (e.g. openssl rand -base64 48)' });
+    if (!e.ENCRYPTION_KEY) problems.push({ variable: 'ENCRYPTION_KEY', message: 'is required when NODE_ENV=production (e.g. openssl rand -hex 32)' });
+  }
+  if (e.ADMIN_EMAIL && !e.ADMIN_PASSWORD) problems.push({ variable: 'ADMIN_PASSWORD', message: 'is required when ADMIN_EMAIL is set' });
+  if (e.ADMIN_PASSWORD && !e.ADMIN_EMAIL) problems.push({ variable: 'ADMIN_EMAIL', message: 'is required when ADMIN_PASSWORD is set' });
+  if (e.MIGRATION_DATABASE_URL && !e.DATABASE_URL) problems.push({ variable: 'MIGRATION_DATABASE_URL', message: 'only makes sense together with DATABASE_URL' });
+  if (e.LLM_PROVIDER !== 'extractive' && !e.LLM_MODEL) problems.push({ variable: 'LLM_MODEL', message: `is required when LLM_PROVIDER=${e.LLM_PROVIDER}` });
+  if (e.EMBEDDING_PROVIDER === 'openai' && !e.EMBEDDING_MODEL) problems.push({ variable: 'EMBEDDING_MODEL', message: 'is required when EMBEDDING_PROVIDER=openai' });
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const dataDir = path.resolve(e.DATA_DIR);
+  let jwtSecret = e.JWT_SECRET;
+  let encryptionKey = e.ENCRYPTION_KEY;
+  let generatedIn: string | undefined;
+  if (!jwtSecret || !encryptionKey) {
+    const stored = loadOrCreateSecrets(dataDir);
+    jwtSecret ??= stored.secrets.jwtSecret;
+    encryptionKey ??= stored.secrets.encryptionKey;
+    generatedIn = stored.file;
+  }
+
+  return {
+    env: e.NODE_ENV,
+    isProduction,
+    port: e.PORT,
+    host: e.HOST,
+    logLevel: e.LOG_LEVEL,
+    dataDir,
+    publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/$/, ''),
+    db: {
+      url: e.DATABASE_URL,
+      migrationUrl: e.MIGRATION_DATABASE_URL ?? e.DATABASE_URL,
+      poolMax: e.DATABASE_POOL_MAX,
+      statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+      runMigrations: e.RUN_MIGRATIONS,
+    },
+    redisUrl: e.REDIS_URL,
+    corsOrigins: e.CORS_ORIGINS,
+    trustProxy: e.TRUST_PROXY,
+    bcryptCost: e.BCRYPT_COST,
+    secrets: { jwtSecret, jwtPreviousSecret: e.JWT_PREVIOUS_SECRET, encryptionKey: decodeKey(encryptionKey), generatedIn },
+    sentryDsn: e.SENTRY_DSN,
+    metricsToken: e.METRICS_TOKEN,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    admin: { email: e.ADMIN_EMAIL, password: e.ADMIN_PASSWORD },
+    llm: { provider: e.LLM_PROVIDER, baseUrl: e.LLM_BASE_URL, apiKey: e.LLM_API_KEY, model: e.LLM_MODEL },
+    embedding: { provider: e.EMBEDDING_PROVIDER, baseUrl: e.EMBEDDING_BASE_URL, apiKey: e.EMBEDDING_API_KEY, model: e.EMBEDDING_MODEL, dimensions: e.EMBEDDING_DIMENSIONS },
+    limits: {
+      uploadMaxBytes: e.UPLOAD_MAX_MB * 1024 * 1024,
+      jsonBodyBytes: e.JSON_BODY_LIMIT_KB * 1024,
+      rateLimitWindowMs: e.RATE_LIMIT_WINDOW_MS,
+      rateLimitMax: e.RATE_LIMIT_MAX,
+    },
+    diagnosticsRoutes: e.DIAGNOSTICS_ROUTES,
+  };
+}

@@ -1,0 +1,141 @@
+import fs from 'node:fs';
+import { Pool } from 'pg';
+import { PGlite } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite/vector';
+import { sql } from 'drizzle-orm';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type { Logger } from '../logger';
+import * as schema from './schema';
+
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+export interface Database {
+  kind: 'postgres' | 'pglite';
+  db: Db;
+  /** Throws when the database cannot answer a trivial query. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+  pool?: Pool;
+  pglite?: PGlite;
+}
+
+export interface DatabaseOptions {
+  url?: string;
+  poolMax: number;
+  statementTimeoutMs: number;
+  /** Where PGlite keeps its files; `memory://` for an in-memory database (tests). */
+  pgliteDataDir: string;
+  logger: Logger;
+}
+
+export class DatabaseLockedError extends Error {
+  override name = 'DatabaseLockedError';
+}
+
+export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
+  return opts.url ? createPostgres(opts, opts.url) : createPglite(opts);
+}
+
+function createPostgres(opts: DatabaseOptions, url: string): Database {
+  // Small on purpose: PgBouncer does the pooling, and every process holds its own pool.
+  const pool = new Pool({
+    connectionString: url,
+    max: opts.poolMax,
+    idleTimeoutMillis: 10_000,
+    connectionTimeoutMillis: 5_000,
+    // Sent as a startup parameter: honoured by a direct connection, ignored by PgBouncer
+    // (pgbouncer.ini sets the same timeout with connect_query).
+    statement_timeout: opts.statementTimeoutMs,
+    application_name: 'hearth',
+  });
+  // An idle client losing its server (Postgres restart) must not crash the process.
+  pool.on('error', (err) => opts.logger.warn('db.pool.idle-client-error', { error: err.message }));
+  const db = drizzlePg(pool, { schema }) as unknown as Db;
+  return {
+    kind: 'postgres',
+    db,
+    pool,
+    ping: async () => {
+      await pool.query('SELECT 1');
+    },
+    close: () => pool.end(),
+  };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * PGlite does not lock its data directory and two writers corrupt it, so a pid file guards it.
+ * A pid file whose process is gone (crash, SIGKILL) is reclaimed.
+ */
+function acquirePgliteLock(dataDir: string): () => void {
+  // Beside, not inside: PGlite refuses to initialise a non-empty directory.
+  const lockFile = `${dataDir.replace(/\/+$/, '')}.pid`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
+      return () => {
+        try {
+          if (fs.readFileSync(lockFile, 'utf8') === String(process.pid)) fs.unlinkSync(lockFile);
+        } catch {
+          /* already gone */
+        }
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const owner = Number(fs.readFileSync(lockFile, 'utf8'));
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+        throw new DatabaseLockedError(
+          `The embedded database in ${dataDir} is already used by process ${owner}. ` +
+            'PGlite serves one process only: set DATABASE_URL to run several processes (PM2 cluster, replicas).',
+        );
+      }
+      fs.unlinkSync(lockFile);
+    }
+  }
+  throw new DatabaseLockedError(`Could not lock the embedded database in ${dataDir}.`);
+}
+
+async function createPglite(opts: DatabaseOptions): Promise<Database> {
+  const instance = process.env.NODE_APP_INSTANCE;
+  if (instance !== undefined && instance !== '0') {
+    throw new DatabaseLockedError(
+      `This is process ${instance} of a cluster, but the embedded database (PGlite) serves one process only. Set DATABASE_URL to a PostgreSQL server to run several processes.`,
+    );
+  }
+  const inMemory = opts.pgliteDataDir.startsWith('memory://');
+  let release = () => {};
+  if (!inMemory) {
+    fs.mkdirSync(opts.pgliteDataDir, { recursive: true });
+    release = acquirePgliteLock(opts.pgliteDataDir);
+  }
+  let pglite: PGlite;
+  try {
+    pglite = (await PGlite.create(inMemory ? undefined : opts.pgliteDataDir, { extensions: { vector } })) as unknown as PGlite;
+  } catch (err) {
+    release();
+    throw err;
+  }
+  const db = drizzlePglite(pglite, { schema }) as unknown as Db;
+  return {
+    kind: 'pglite',
+    db,
+    pglite,
+    ping: async () => {
+      await db.execute(sql`SELECT 1`);
+    },
+    close: async () => {
+      await pglite.close();
+      release();
+    },
+  };
+}

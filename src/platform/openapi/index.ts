@@ -1,0 +1,102 @@
+import express, { type RequestHandler, type Router } from 'express';
+import { z } from '../zod';
+import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteasolutions/zod-to-openapi';
+import { validate } from '../http/validate';
+
+
+export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
+
+export interface ResponseDef {
+  description: string;
+  schema?: z.ZodType;
+  /** Defaults to application/json when a schema is given. */
+  contentType?: string;
+}
+
+export interface RouteDef {
+  method: HttpMethod;
+  /** Full Express path, e.g. `/api/knowledge-bases/:id`. */
+  path: string;
+  summary: string;
+  tags: string[];
+  request?: { body?: z.ZodType; query?: z.ZodObject; params?: z.ZodObject };
+  responses: Record<number, ResponseDef>;
+  /** Security schemes that accept this route; empty = public. */
+  security?: ('bearer' | 'cookie' | 'apiKey' | 'metricsToken')[];
+}
+
+export const ErrorBodySchema = z
+  .object({
+    error: z.object({ code: z.string().openapi({ example: 'validation-failed' }), message: z.string(), details: z.unknown().optional() }),
+    requestId: z.string(),
+  })
+  .openapi('Error');
+
+/** `/api/x/:id` → `/api/x/{id}` */
+export const toOpenApiPath = (path: string): string => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+
+/**
+ * Every route is declared through here: the declaration feeds both the OpenAPI document and the
+ * request validation, so the two cannot say different things. Routes are registered with their
+ * full path on routers mounted at the root, which keeps the Express route table readable
+ * (see route-table.ts) for the test that compares it with the document.
+ */
+export class ApiDocs {
+  readonly registry = new OpenAPIRegistry();
+
+  constructor() {
+    this.registry.register('Error', ErrorBodySchema);
+    this.registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+    this.registry.registerComponent('securitySchemes', 'apiKey', { type: 'http', scheme: 'bearer', description: 'An API key (hk_…) as a bearer token' });
+    this.registry.registerComponent('securitySchemes', 'cookie', { type: 'apiKey', in: 'cookie', name: '__Host-hearth_at' });
+    this.registry.registerComponent('securitySchemes', 'metricsToken', { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN' });
+  }
+
+  router(): ApiRouter {
+    return new ApiRouter(this);
+  }
+
+  register(def: RouteDef): void {
+    const responses: RouteConfig['responses'] = {};
+    for (const [status, r] of Object.entries(def.responses)) {
+      responses[status] = r.schema
+        ? { description: r.description, content: { [r.contentType ?? 'application/json']: { schema: r.schema } } }
+        : { description: r.description };
+    }
+    responses.default ??= { description: 'Error', content: { 'application/json': { schema: ErrorBodySchema } } };
+    this.registry.registerPath({
+      method: def.method,
+      path: toOpenApiPath(def.path),
+      summary: def.summary,
+      tags: def.tags,
+      security: def.security?.map((s) => ({ [s]: [] })),
+      request: {
+        params: def.request?.params,
+        query: def.request?.query,
+        body: def.request?.body ? { content: { 'application/json': { schema: def.request.body } }, required: true } : undefined,
+      },
+      responses,
+    });
+  }
+
+  document(info: { version: string; serverUrl?: string }): ReturnType<OpenApiGeneratorV31['generateDocument']> {
+    return new OpenApiGeneratorV31(this.registry.definitions).generateDocument({
+      openapi: '3.1.0',
+      info: { title: 'Hearth API', version: info.version, description: 'Self-hosted AI agent platform. Errors are `{ error: { code, message, details? }, requestId }`.' },
+      servers: info.serverUrl ? [{ url: info.serverUrl }] : undefined,
+    });
+  }
+}
+
+export class ApiRouter {
+  readonly router: Router = express.Router();
+
+  constructor(private readonly docs: ApiDocs) {}
+
+  route(def: RouteDef, ...handlers: RequestHandler[]): this {
+    this.docs.register(def);
+    const pre = def.request ? [validate(def.request)] : [];
+    this.router[def.method](def.path, ...pre, ...handlers);
+    return this;
+  }
+}
