@@ -120,7 +120,8 @@ async function createPglite(opts: DatabaseOptions): Promise<Database> {
   }
   let pglite: PGlite;
   try {
-    pglite = (await PGlite.create(inMemory ? undefined : opts.pgliteDataDir, { extensions: { vector } })) as unknown as PGlite;
+    // create(undefined, options) would drop the options: the one-argument form is the in-memory one.
+    pglite = (await (inMemory ? PGlite.create({ extensions: { vector } }) : PGlite.create(opts.pgliteDataDir, { extensions: { vector } }))) as unknown as PGlite;
   } catch (err) {
     release();
     throw err;
