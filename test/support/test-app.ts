@@ -43,7 +43,7 @@ export interface TestApp extends BuiltApp {
   close(): Promise<void>;
 }
 
-export async function createTestApp(env: Record<string, string> = {}, opts: { database?: Database; webRoot?: string } = {}): Promise<TestApp> {
+export async function createTestApp(env: Record<string, string> = {}, opts: { database?: Database; webRoot?: string; logLevel?: string } = {}): Promise<TestApp> {
   const config = loadConfig({
     NODE_ENV: 'test',
     JWT_SECRET: 'test-jwt-secret-that-is-long-enough-0123456789',
@@ -52,7 +52,7 @@ export async function createTestApp(env: Record<string, string> = {}, opts: { da
     REDIS_URL: process.env.REDIS_URL ?? '',
     ...env,
   });
-  const { logger, lines, text } = captureLogger();
+  const { logger, lines, text } = captureLogger(opts.logLevel);
   const database = opts.database ?? (await openTestDatabase(logger));
   const redis = await createRedis(config.redisUrl, logger);
   const built = buildApp({ config, logger, database, redis, webRoot: opts.webRoot });

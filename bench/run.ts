@@ -1,0 +1,26 @@
+/**
+ * Benchmarks print figures; nothing here passes or fails on speed.
+ * `npm run bench` runs every benchmark; `npm run bench -- http` one of them.
+ */
+import { httpPlatform } from './http-platform';
+
+const benches: Record<string, () => Promise<void>> = { http: httpPlatform };
+
+async function main() {
+  const wanted = process.argv.slice(2);
+  const names = wanted.length ? wanted : Object.keys(benches);
+  for (const name of names) {
+    const bench = benches[name];
+    if (!bench) throw new Error(`unknown benchmark ${name}; known: ${Object.keys(benches).join(', ')}`);
+    console.log(`\n# ${name}`);
+    await bench();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
