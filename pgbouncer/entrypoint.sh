@@ -68,4 +68,9 @@ if [ -z "$bin" ]; then
     exit 1
 fi
 
+# An image's default command (`pgbouncer /etc/pgbouncer/pgbouncer.ini`) passed through: drop it.
+case "${1:-}" in
+    pgbouncer | */pgbouncer) set -- ;;
+esac
+
 exec "$bin" "$@" "$config"

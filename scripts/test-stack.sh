@@ -57,7 +57,7 @@ NGINX_ACCESS_LOG="$LOGS/nginx-access.log"
 APT_PACKAGES=(
     "postgresql-$PG_MAJOR" "postgresql-client-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR"
     redis-server redis-tools pgbouncer nginx openssl ca-certificates curl
-    build-essential chromium docker-compose util-linux
+    build-essential chromium fonts-liberation docker-compose util-linux
 )
 
 say() { echo "test-stack: $*" >&2; }
@@ -188,12 +188,19 @@ ensure_pgvector() {
 # Process helpers
 # ---------------------------------------------------------------------------------------------------
 
+# running PID: the process exists and is not a zombie (whatever is PID 1 here may never reap it).
+running() {
+    local state
+    state="$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" || return 1
+    [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
+
 # pid_alive PIDFILE NAME: the pid in PIDFILE is running and its command line mentions NAME.
 pid_alive() {
     local pidfile="$1" name="$2" pid
     [ -s "$pidfile" ] || return 1
     pid="$(head -n 1 "$pidfile" | tr -dc '0-9')"
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+    [ -n "$pid" ] && running "$pid" || return 1
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$name"
 }
 
@@ -201,9 +208,9 @@ pid_alive() {
 start_bg() {
     local pidfile="$1" logfile="$2"
     shift 2
-    setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" </dev/null >>"$logfile" 2>&1 &
-    local i
-    for i in $(seq 1 50); do
+    # shellcheck disable=SC2016 # $$ and $@ belong to the inner shell
+    setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" </dev/null >>"$logfile" 2>&1 9>&- &
+    for _ in $(seq 1 50); do
         [ -s "$pidfile" ] && return 0
         sleep 0.1
     done
@@ -212,15 +219,15 @@ start_bg() {
 
 # stop_pid PIDFILE NAME: TERM, then KILL after 10 s.
 stop_pid() {
-    local pidfile="$1" name="$2" pid i
+    local pidfile="$1" name="$2" pid
     if pid_alive "$pidfile" "$name"; then
         pid="$(head -n 1 "$pidfile" | tr -dc '0-9')"
         kill -TERM "$pid" 2>/dev/null || true
-        for i in $(seq 1 100); do
-            kill -0 "$pid" 2>/dev/null || break
+        for _ in $(seq 1 100); do
+            running "$pid" || break
             sleep 0.1
         done
-        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+        running "$pid" && kill -KILL "$pid" 2>/dev/null || true
     fi
     rm -f "$pidfile"
 }
@@ -238,6 +245,13 @@ wait_for() {
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# port_free PORT: fail clearly when something that is not this stack already listens there.
+port_free() {
+    if port_open "$1"; then
+        die "127.0.0.1:$1 is already in use by a process this stack (in $S) did not start; stop it or set another port"
+    fi
+}
+
 # ---------------------------------------------------------------------------------------------------
 # PostgreSQL
 # ---------------------------------------------------------------------------------------------------
@@ -246,6 +260,7 @@ pg_running() { as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; }
 
 pg_ready() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -d postgres; }
 
+# shellcheck disable=SC2120 # extra psql arguments are optional
 psql_admin() {
     as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_RUN" -p "$PG_PORT" -U postgres -d postgres "$@"
 }
@@ -287,11 +302,12 @@ pg_start() {
     if pg_running; then
         return 0
     fi
+    port_free "$PG_PORT"
     say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
     : >>"$LOGS/postgres.log"
     is_root && chown postgres:postgres "$LOGS/postgres.log"
     # setsid: the postmaster must not share the caller's session (a test runner's signals).
-    as_pg setsid "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$LOGS/postgres.log" -w -t 60 start </dev/null >>"$LOGS/pg_ctl.log" 2>&1 \
+    as_pg setsid "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$LOGS/postgres.log" -w -t 60 start </dev/null >>"$LOGS/pg_ctl.log" 2>&1 9>&- \
         || die "PostgreSQL did not start (see $LOGS/postgres.log)"
     wait_for 30 "PostgreSQL" pg_ready
 }
@@ -355,21 +371,33 @@ pgbouncer_render() {
 }
 
 pgbouncer_ready() {
-    PGPASSWORD="$DB_PASSWORD" "$PG_BIN/psql" -X -q -At -h 127.0.0.1 -p "$PGB_PORT" -U "$DB_USER" -d "$DB_NAME" \
+    # Bounded: with PostgreSQL down, PgBouncer 1.18 holds a query for query_wait_timeout.
+    PGPASSWORD="$DB_PASSWORD" PGCONNECT_TIMEOUT=5 timeout 5 "$PG_BIN/psql" -X -q -At -h 127.0.0.1 -p "$PGB_PORT" -U "$DB_USER" -d "$DB_NAME" \
         -c 'SELECT 1' | grep -qx 1
 }
 
 pgbouncer_start() {
     if pid_alive "$PGB_DIR/pid" pgbouncer; then
+        # Running: pick up a changed pgbouncer.ini (PgBouncer re-reads it on SIGHUP).
+        local before after
+        before="$(cksum <"$PGB_DIR/pgbouncer.ini")"
+        pgbouncer_render
+        after="$(cksum <"$PGB_DIR/pgbouncer.ini")"
+        if [ "$before" != "$after" ]; then
+            say "reloading PgBouncer (pgbouncer.ini changed)"
+            kill -HUP "$(tr -dc '0-9' <"$PGB_DIR/pid")"
+        fi
         return 0
     fi
+    port_free "$PGB_PORT"
     pgbouncer_render
     say "starting PgBouncer on 127.0.0.1:$PGB_PORT"
     : >>"$LOGS/pgbouncer.log"
+    local as_user=()
+    is_root && as_user=(setpriv --reuid=postgres --regid=postgres --init-groups --)
     start_bg "$PGB_DIR/pid" "$LOGS/pgbouncer.log" \
         env DB_USER="$DB_USER" DB_PASSWORD="$DB_PASSWORD" PGBOUNCER_CONFIG="$PGB_DIR/pgbouncer.ini" \
-        "$(command -v setpriv)" $(is_root && echo --reuid=postgres --regid=postgres --init-groups --) \
-        sh "$REPO/pgbouncer/entrypoint.sh"
+        "${as_user[@]}" sh "$REPO/pgbouncer/entrypoint.sh"
     wait_for 20 "PgBouncer" port_open "$PGB_PORT"
     pid_alive "$PGB_DIR/pid" pgbouncer || die "PgBouncer exited (see $LOGS/pgbouncer.log)"
 }
@@ -384,6 +412,7 @@ redis_start() {
     if pid_alive "$REDIS_DIR/pid" redis-server; then
         return 0
     fi
+    port_free "$REDIS_PORT"
     mkdir -p "$REDIS_DIR"
     say "starting Redis on 127.0.0.1:$REDIS_PORT"
     start_bg "$REDIS_DIR/pid" "$LOGS/redis.log" \
@@ -440,26 +469,28 @@ nginx_start() {
         || die "certificate generation failed (see $LOGS/gen-cert.log)"
     nginx_render
     if pid_alive "$NGINX_PID" nginx; then
-        nginx_cmd -s reload >>"$LOGS/nginx-t.log" 2>&1 || die "nginx reload failed"
+        nginx_cmd -s reload >>"$LOGS/nginx-t.log" 2>&1 9>&- || die "nginx reload failed"
         return 0
     fi
+    port_free "$HTTP_PORT"
+    port_free "$HTTPS_PORT"
     [ -f "$STATIC_ROOT/index.html" ] || say "note: $STATIC_ROOT/index.html does not exist yet (run npm run build); nginx serves 404 until then"
     say "starting nginx on 127.0.0.1:$HTTP_PORT (http) and 127.0.0.1:$HTTPS_PORT (https) -> app 127.0.0.1:$APP_PORT"
-    setsid nginx -p "$NGINX_DIR" -c "$NGINX_CONF" -e "$NGINX_ERROR_LOG" </dev/null >>"$LOGS/nginx-start.log" 2>&1 \
+    setsid nginx -p "$NGINX_DIR" -c "$NGINX_CONF" -e "$NGINX_ERROR_LOG" </dev/null >>"$LOGS/nginx-start.log" 2>&1 9>&- \
         || die "nginx did not start (see $NGINX_ERROR_LOG)"
     wait_for 20 "nginx" port_open "$HTTPS_PORT"
 }
 
 nginx_stop() {
     if pid_alive "$NGINX_PID" nginx; then
-        local pid i
+        local pid
         pid="$(tr -dc '0-9' <"$NGINX_PID")"
         kill -QUIT "$pid" 2>/dev/null || true
-        for i in $(seq 1 100); do
-            kill -0 "$pid" 2>/dev/null || break
+        for _ in $(seq 1 100); do
+            running "$pid" || break
             sleep 0.1
         done
-        kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null || true
+        running "$pid" && kill -TERM "$pid" 2>/dev/null || true
     fi
     rm -f "$NGINX_PID"
 }
@@ -468,6 +499,7 @@ nginx_stop() {
 # Commands
 # ---------------------------------------------------------------------------------------------------
 
+# Serialises concurrent invocations. Every server is started with fd 9 closed, or it would hold the lock.
 with_lock() {
     mkdir -p "$(dirname "$S")"
     exec 9>"$S.lock"

@@ -20,7 +20,7 @@ describe('.env.example', () => {
   it('when compared with the configuration schema, then its app section is exactly the generated one (names, defaults, meanings)', () => {
     const appPart = envExample.split(COMPOSE_SECTION_HEADER)[0]!.trimEnd() + '\n';
     expect(appPart).toBe(renderAppEnvExample());
-    const entries = parseEnvExample(envExample).filter((e) => !e.composeOnly);
+    const entries = parseEnvExample(envExample).filter((e) => e.section === 'app');
     const defaults = envDefaults();
     expect(entries.map((e) => e.name).sort()).toEqual(Object.keys(envSchema.shape).sort());
     for (const e of entries) expect([e.name, e.value]).toEqual([e.name, defaults[e.name]]);
@@ -28,7 +28,7 @@ describe('.env.example', () => {
 
   it('when the source reads process.env, then every name it reads is in the schema (and so in .env.example)', () => {
     const names = new Set<string>();
-    for (const file of [...sourceFiles(path.join(root, 'src')), path.join(root, 'ecosystem.config.js')]) {
+    for (const file of sourceFiles(path.join(root, 'src'))) {
       const text = fs.readFileSync(file, 'utf8');
       for (const m of text.matchAll(/process\.env\.([A-Z][A-Z0-9_]*)/g)) names.add(m[1]!);
       for (const m of text.matchAll(/process\.env\[['"]([A-Z][A-Z0-9_]*)['"]\]/g)) names.add(m[1]!);
@@ -40,6 +40,14 @@ describe('.env.example', () => {
     expect(missing).toEqual([]);
   });
 
+  it('when ecosystem.config.js reads a variable, then .env.example lists it in its PM2 section', () => {
+    const text = fs.readFileSync(path.join(root, 'ecosystem.config.js'), 'utf8');
+    const read = [...text.matchAll(/process\.env\.([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]!);
+    expect(read.length).toBeGreaterThan(0);
+    const pm2 = parseEnvExample(envExample).filter((e) => e.section === 'pm2').map((e) => e.name);
+    expect(read.filter((n) => !pm2.includes(n))).toEqual([]);
+  });
+
   it('when docker-compose.yml interpolates a variable, then .env.example lists it (Compose-only unless the app reads it too)', () => {
     const compose = fs.readFileSync(path.join(root, 'docker-compose.yml'), 'utf8');
     YAML.parse(compose); // must at least be valid YAML
@@ -48,7 +56,7 @@ describe('.env.example', () => {
     const entries = parseEnvExample(envExample);
     const missing = [...used].filter((n) => !entries.some((e) => e.name === n));
     expect(missing).toEqual([]);
-    const composeOnly = entries.filter((e) => e.composeOnly).map((e) => e.name);
+    const composeOnly = entries.filter((e) => e.section === 'compose').map((e) => e.name);
     for (const n of composeOnly) expect(Object.keys(envSchema.shape)).not.toContain(n);
   });
 });

@@ -1,6 +1,7 @@
 import { envSchema } from './config.schema';
 
 export const COMPOSE_SECTION_HEADER = '# ---- Compose-only (read by docker-compose.yml, not by the app) ----';
+export const PM2_SECTION_HEADER = '# ---- PM2-only (read by ecosystem.config.js, not by the app) ----';
 
 /** The defaults as they would be written in a .env file (what `envSchema` fills in for an empty env). */
 export function envDefaults(): Record<string, string> {
@@ -39,16 +40,17 @@ export function renderAppEnvExample(): string {
 export interface EnvExampleEntry {
   name: string;
   value: string;
-  composeOnly: boolean;
+  section: 'app' | 'compose' | 'pm2';
 }
 
 export function parseEnvExample(text: string): EnvExampleEntry[] {
   const entries: EnvExampleEntry[] = [];
-  let composeOnly = false;
+  let section: EnvExampleEntry['section'] = 'app';
   for (const line of text.split('\n')) {
-    if (line.trim() === COMPOSE_SECTION_HEADER) composeOnly = true;
+    if (line.trim() === COMPOSE_SECTION_HEADER) section = 'compose';
+    if (line.trim() === PM2_SECTION_HEADER) section = 'pm2';
     const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(line);
-    if (m) entries.push({ name: m[1]!, value: m[2]!, composeOnly });
+    if (m) entries.push({ name: m[1]!, value: m[2]!, section });
   }
   return entries;
 }

@@ -107,7 +107,8 @@ describe('database', () => {
       const { logger } = captureLogger();
       const database = await createDatabase({ url: direct(), poolMax: 1, statementTimeoutMs: 200, pgliteDataDir: 'memory://', logger });
       try {
-        await expect(database.db.execute(sql`SELECT pg_sleep(2)`)).rejects.toThrow(/statement timeout/);
+        // drizzle wraps the driver error; the server's reason is its cause.
+        await expect(database.db.execute(sql`SELECT pg_sleep(2)`)).rejects.toMatchObject({ cause: { message: expect.stringMatching(/statement timeout/) } });
         await expect(database.ping()).resolves.toBeUndefined();
       } finally {
         await database.close();
