@@ -10,7 +10,8 @@ const slowQuery = z.object({ ms: z.coerce.number().int().min(0).max(60_000).defa
 
 /**
  * Probes for the stack tests (DIAGNOSTICS_ROUTES=true only): a server-sent event stream to prove
- * nginx does not buffer, and a slow request to prove shutdown lets in-flight work finish.
+ * nginx does not buffer, a slow request to prove shutdown lets in-flight work finish, and an
+ * unexpected failure to prove 5xx answers hide details and reach Sentry with the request id.
  */
 export function diagnosticsRoutes(docs: ApiDocs) {
   const api = docs.router();
@@ -55,6 +56,18 @@ export function diagnosticsRoutes(docs: ApiDocs) {
       const { query } = validated<{ query: typeof slowQuery }>(req);
       await new Promise((r) => setTimeout(r, query.ms));
       res.json({ waitedMs: query.ms });
+    },
+  );
+  api.route(
+    {
+      method: 'get',
+      path: '/api/diagnostics/error',
+      summary: 'Fails with an unexpected error (500)',
+      tags: ['diagnostics'],
+      responses: { 500: { description: 'Internal error, details hidden' } },
+    },
+    () => {
+      throw new Error('diagnostics: deliberate unexpected failure');
     },
   );
   return api.router;

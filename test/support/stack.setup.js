@@ -1,0 +1,2 @@
+// Stack and browser tests start processes and wait for services.
+jest.setTimeout(120_000);
