@@ -1,11 +1,9 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import jest from 'eslint-plugin-jest';
+import moduleBoundaries from './eslint-rules/module-boundaries.mjs';
 
 const ZOD = { name: 'zod', message: "Import { z } from 'src/platform/zod' so schemas carry OpenAPI metadata." };
-const INTO_MODULE = { regex: '^(\\.\\.?/)+(.*/)?modules/[^/]+/.+', message: "Import another module only through its index.ts (e.g. './modules/auth')." };
-// From src/modules/<a>/x.ts, '../<b>/anything' reaches into module b.
-const INTO_SIBLING = { regex: '^\\.\\./[^./][^/]*/.+', message: "Import a sibling module only through its index.ts (e.g. '../auth')." };
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'data/**', 'coverage/**', 'reports/**', 'web/dist/**'] },
@@ -19,23 +17,13 @@ export default tseslint.config(
     },
   },
   {
-    // Module boundaries: another module is reached only through its index.ts, and every schema
-    // uses the OpenAPI-extended zod from the platform.
+    // Module boundaries (see eslint-rules/module-boundaries.mjs), and every schema uses the
+    // OpenAPI-extended zod from the platform.
     files: ['src/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { paths: [ZOD], patterns: [INTO_MODULE] }] },
-  },
-  {
-    files: ['src/modules/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { paths: [ZOD], patterns: [INTO_MODULE, INTO_SIBLING] }] },
-  },
-  {
-    // Platform code must not depend on modules (modules depend on the platform, never the reverse).
-    files: ['src/platform/**/*.ts', 'src/config/**/*.ts'],
+    plugins: { hearth: { rules: { 'module-boundaries': moduleBoundaries } } },
     rules: {
-      'no-restricted-imports': [
-        'error',
-        { paths: [ZOD], patterns: [{ regex: '(^|/)modules(/|$)', message: 'The platform must not import modules.' }] },
-      ],
+      'hearth/module-boundaries': 'error',
+      'no-restricted-imports': ['error', { paths: [ZOD] }],
     },
   },
   { files: ['src/platform/zod.ts', 'src/config/config.schema.ts', 'src/config/index.ts'], rules: { 'no-restricted-imports': 'off' } },

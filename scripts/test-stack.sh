@@ -8,6 +8,7 @@
 #   scripts/test-stack.sh status   show what is running
 #   scripts/test-stack.sh pg-stop  stop only PostgreSQL (fast shutdown)
 #   scripts/test-stack.sh pg-start start only PostgreSQL again
+#   scripts/test-stack.sh redis-stop / redis-start   the same for Redis
 #   scripts/test-stack.sh down     stop everything and remove the state directory
 #
 # Everything listens on 127.0.0.1. Environment overrides (defaults in brackets):
@@ -582,6 +583,16 @@ cmd_pg_start() {
     pg_start
 }
 
+cmd_redis_stop() {
+    with_lock
+    stop_pid "$REDIS_DIR/pid" redis-server
+}
+
+cmd_redis_start() {
+    with_lock
+    redis_start
+}
+
 case "${1:-}" in
     up) cmd_up ;;
     down) cmd_down ;;
@@ -589,8 +600,10 @@ case "${1:-}" in
     status) cmd_status ;;
     pg-stop) cmd_pg_stop ;;
     pg-start) cmd_pg_start ;;
+    redis-stop) cmd_redis_stop ;;
+    redis-start) cmd_redis_start ;;
     *)
-        echo "usage: $0 up|down|env|status|pg-stop|pg-start" >&2
+        echo "usage: $0 up|down|env|status|pg-stop|pg-start|redis-stop|redis-start" >&2
         exit 2
         ;;
 esac

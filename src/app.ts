@@ -1,4 +1,4 @@
-import express, { type Express } from 'express';
+import express, { type Express, type Request } from 'express';
 import type { Config } from './config';
 import type { Logger } from './platform/logger';
 import type { Database } from './platform/db/client';
@@ -7,6 +7,7 @@ import { requestId } from './platform/http/request-id';
 import { accessLog } from './platform/http/access-log';
 import { corsAllowlist, securityHeaders } from './platform/http/security';
 import { createRateLimiter } from './platform/http/rate-limit';
+import { csrfProtection, csrfSecretFrom } from './platform/http/csrf';
 import { errorHandler, notFound } from './platform/http/error-handler';
 import { webUi } from './platform/http/static';
 import { diagnosticsRoutes } from './platform/http/diagnostics.routes';
@@ -30,6 +31,11 @@ export interface AppDeps {
   lifecycle?: Lifecycle;
   /** Folder of the built web UI; defaults to dist/web. */
   webRoot?: string;
+  /**
+   * How to find the session of a cookie-authenticated request (auth, #3). CSRF protection applies
+   * to those requests only; bearer and API-key requests (and anonymous ones) need no token.
+   */
+  cookieSessionId?: (req: Request) => string | undefined;
 }
 
 export interface BuiltApp {
@@ -54,7 +60,6 @@ export function buildApp(deps: AppDeps): BuiltApp {
   app.use(accessLog(logger));
   app.use(metricsTimer(metrics));
   app.use(securityHeaders());
-  app.use(corsAllowlist(config.corsOrigins, config.publicUrl));
 
   app.use(healthRoutes(docs, { database: deps.database, redis: deps.redis, shuttingDown: () => lifecycle.signal.aborted }));
 
@@ -78,8 +83,11 @@ export function buildApp(deps: AppDeps): BuiltApp {
     limit: config.limits.rateLimitMax,
     redis: deps.redis,
   });
+  // Cross-origin rules concern the API; health probes and static files do not need them.
+  app.use(['/api', '/v1'], corsAllowlist(config.corsOrigins, config.publicUrl));
   app.use(['/api', '/v1'], apiLimiter);
   app.use(['/api', '/v1'], express.json({ limit: config.limits.jsonBodyBytes }));
+  app.use(['/api', '/v1'], csrfProtection({ secret: csrfSecretFrom(config.secrets.jwtSecret), cookieSessionId: deps.cookieSessionId ?? (() => undefined) }));
 
   const docsApi = docs.router();
   docsApi.route(

@@ -19,6 +19,8 @@ if (dsn && /^https?:\/\//.test(dsn)) {
     sendDefaultPii: false,
     // Request bodies, cookies and credentials never leave the server.
     beforeSend(event) {
+      // drizzle's messages carry the query's parameters after "\nparams:"; they stay on the server.
+      for (const ex of event.exception?.values ?? []) if (ex.value) ex.value = ex.value.replace(/\nparams:[\s\S]*$/, '');
       if (event.request) {
         delete event.request.data;
         delete event.request.cookies;

@@ -4,7 +4,7 @@ import { buildApp, type BuiltApp } from './app';
 import { createLogger, type Logger } from './platform/logger';
 import { createDatabase, type Database } from './platform/db/client';
 import { runMigrations } from './platform/db/migrate';
-import { createRedis, type RedisClient } from './platform/redis';
+import { closeRedis, createRedis, type RedisClient } from './platform/redis';
 import path from 'node:path';
 
 export interface RunningServer {
@@ -81,7 +81,7 @@ export async function startServer(config: Config, logger = createLogger({ level:
         server.closeAllConnections();
         await closed;
       }
-      if (redis) await redis.close().catch((err: Error) => logger.warn('redis.close.failed', { error: err.message }));
+      if (redis) await closeRedis(redis);
       await database.close().catch((err: Error) => logger.warn('db.close.failed', { error: err.message }));
       logger.info('server.shutdown.done', { reason });
     })();

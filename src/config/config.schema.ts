@@ -96,7 +96,7 @@ export const envSchema = z.object({
   DATABASE_URL: postgresUrl().describe('PostgreSQL URL (through PgBouncer in production); unset = embedded PGlite under DATA_DIR'),
   MIGRATION_DATABASE_URL: postgresUrl().describe('Direct PostgreSQL URL for migrations (never PgBouncer); default DATABASE_URL'),
   DATABASE_POOL_MAX: int(5, 1, 100).describe('Connections in the app pool per process (keep small: PgBouncer pools)'),
-  DATABASE_STATEMENT_TIMEOUT_MS: int(30000, 100, 3_600_000).describe('Statement timeout for direct connections (PgBouncer sets its own)'),
+  DATABASE_STATEMENT_TIMEOUT_MS: int(30000, 100, 3_600_000).describe('Statement timeout (ms) on direct connections; behind PgBouncer its connect_query sets it: keep them equal'),
   RUN_MIGRATIONS: bool(true).describe('Run pending migrations at start (Compose runs them in a one-shot step instead)'),
   REDIS_URL: optionalUrl(['redis:', 'rediss:'], 'Redis').describe('Redis URL for shared rate limits and caches; unset = in-memory, per process'),
   CORS_ORIGINS: list.describe('Comma-separated origins allowed to call the API from a browser; empty = same origin only'),

@@ -39,11 +39,12 @@ describe('configuration', () => {
     expect(problems.BCRYPT_COST).toMatch(/at least 10/);
     // A URL can hold a password: its value is never echoed.
     expect(problems.DATABASE_URL).not.toContain('nonsense');
-    try {
-      loadConfig({ PORT: 'abc', DATABASE_URL: 'nonsense' });
-    } catch (err) {
-      expect((err as Error).message).toMatch(/^Invalid configuration:\n {2}- PORT: .*\n {2}- DATABASE_URL: /);
-    }
+    expect(() => loadConfig({ PORT: 'abc', DATABASE_URL: 'nonsense' })).toThrow(/^Invalid configuration:\n {2}- PORT: .*\n {2}- DATABASE_URL: /);
+  });
+
+  it('when a value is malformed and a production secret is missing, then both are named in the same message', () => {
+    const problems = problemsOf({ PORT: 'abc', NODE_ENV: 'production', ENCRYPTION_KEY: 'ab'.repeat(32), DATA_DIR: tmp() });
+    expect(Object.keys(problems).sort()).toEqual(['JWT_SECRET', 'PORT']);
   });
 
   it('when NODE_ENV=production lacks secrets, then it refuses instead of generating them', () => {

@@ -94,21 +94,26 @@ function loadOrCreateSecrets(dataDir: string): { secrets: StoredSecrets; file: s
 
 export function loadConfig(raw: Record<string, string | undefined> = process.env): Config {
   const parsed = envSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => describeIssue(i, raw)));
-  const e = parsed.data;
-
-  const problems: { variable: string; message: string }[] = [];
-  const isProduction = e.NODE_ENV === 'production';
-  if (isProduction) {
-    if (!e.JWT_SECRET) problems.push({ variable: 'JWT_SECRET', message: 'is required when NODE_ENV=production (e.g. openssl rand -base64 48)' });
-    if (!e.ENCRYPTION_KEY) problems.push({ variable: 'ENCRYPTION_KEY', message: 'is required when NODE_ENV=production (e.g. openssl rand -hex 32)' });
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => describeIssue(i, raw));
+  // Rules across variables read the raw values, so one message names every problem at once.
+  const v = (name: string) => raw[name]?.trim() || undefined;
+  const named = (name: string) => problems.some((p) => p.variable === name);
+  const add = (variable: string, message: string) => {
+    if (!named(variable)) problems.push({ variable, message });
+  };
+  if (v('NODE_ENV') === 'production') {
+    if (!v('JWT_SECRET')) add('JWT_SECRET', 'is required when NODE_ENV=production (e.g. openssl rand -base64 48)');
+    if (!v('ENCRYPTION_KEY')) add('ENCRYPTION_KEY', 'is required when NODE_ENV=production (e.g. openssl rand -hex 32)');
   }
-  if (e.ADMIN_EMAIL && !e.ADMIN_PASSWORD) problems.push({ variable: 'ADMIN_PASSWORD', message: 'is required when ADMIN_EMAIL is set' });
-  if (e.ADMIN_PASSWORD && !e.ADMIN_EMAIL) problems.push({ variable: 'ADMIN_EMAIL', message: 'is required when ADMIN_PASSWORD is set' });
-  if (e.MIGRATION_DATABASE_URL && !e.DATABASE_URL) problems.push({ variable: 'MIGRATION_DATABASE_URL', message: 'only makes sense together with DATABASE_URL' });
-  if (e.LLM_PROVIDER !== 'extractive' && !e.LLM_MODEL) problems.push({ variable: 'LLM_MODEL', message: `is required when LLM_PROVIDER=${e.LLM_PROVIDER}` });
-  if (e.EMBEDDING_PROVIDER === 'openai' && !e.EMBEDDING_MODEL) problems.push({ variable: 'EMBEDDING_MODEL', message: 'is required when EMBEDDING_PROVIDER=openai' });
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (v('ADMIN_EMAIL') && !v('ADMIN_PASSWORD')) add('ADMIN_PASSWORD', 'is required when ADMIN_EMAIL is set');
+  if (v('ADMIN_PASSWORD') && !v('ADMIN_EMAIL')) add('ADMIN_EMAIL', 'is required when ADMIN_PASSWORD is set');
+  if (v('MIGRATION_DATABASE_URL') && !v('DATABASE_URL')) add('MIGRATION_DATABASE_URL', 'only makes sense together with DATABASE_URL');
+  const llm = v('LLM_PROVIDER');
+  if (llm && llm !== 'extractive' && !v('LLM_MODEL')) add('LLM_MODEL', `is required when LLM_PROVIDER=${llm}`);
+  if (v('EMBEDDING_PROVIDER') === 'openai' && !v('EMBEDDING_MODEL')) add('EMBEDDING_MODEL', 'is required when EMBEDDING_PROVIDER=openai');
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  const e = parsed.data;
+  const isProduction = e.NODE_ENV === 'production';
 
   const dataDir = path.resolve(e.DATA_DIR);
   let jwtSecret = e.JWT_SECRET;

@@ -30,4 +30,24 @@ describe('logger', () => {
     expect(out).toContain('a@example.com');
     expect(out).toContain('[redacted]');
   });
+
+  it("when a database error carries the query's parameters, then the parameters are cut and the driver's reason kept", () => {
+    const { logger, text } = captureLogger();
+    const cause = Object.assign(new Error('duplicate key value violates unique constraint "users_email_key"'), { code: '23505' });
+    const err = new Error(`Failed query: insert into users (email, password_hash) values ($1, $2)\nparams: victim@example.com,$2b$12$SECRETHASHVALUE`, { cause });
+    logger.error('db.failed', { error: err });
+    const out = text();
+    expect(out).toContain('Failed query: insert into users');
+    expect(out).toContain('users_email_key');
+    expect(out).toContain('23505');
+    expect(out).not.toContain('SECRETHASHVALUE');
+    expect(out).not.toContain('victim@example.com');
+  });
+
+  it('when metadata counts tokens, then the counts stay visible; deep nesting is cut rather than leaked', () => {
+    const { logger, lines } = captureLogger();
+    logger.info('usage.recorded', { promptTokens: 12, total_tokens: 30, passwordHash: 'x', deep: { a: { b: { c: { d: { e: { password: 'p' } } } } } } });
+    expect(lines[0]).toMatchObject({ promptTokens: 12, total_tokens: 30, passwordHash: '[redacted]' });
+    expect(JSON.stringify(lines[0])).toContain('[truncated]');
+  });
 });

@@ -3,12 +3,28 @@ import { getContext } from './request-context';
 
 export type Logger = winston.Logger;
 
-// Keys whose values must never reach a log line, whatever a caller passes as metadata.
-const SECRET_KEY = /pass(word)?|secret|token|authorization|cookie|api[-_]?key|dsn|credential|^body$/i;
+// Keys whose values must never reach a log line, whatever a caller passes as metadata. Anchored, so
+// counters such as `promptTokens` or `total_tokens` stay visible.
+const SECRET_KEY = /^(pass|pass(word|wd|phrase).*|.*[-_]?(secret|password)|(.*[-_])?token|.*(Token|Secret|Password)|authorization|cookies?|set-cookie|api[-_]?key|.*ApiKey|dsn|credentials?|body|params)$/i;
+
+/**
+ * drizzle's query errors read "Failed query: <sql>\nparams: <values>": the values can be anything a
+ * user typed (or a password hash), so they are cut; the driver's reason is kept from `cause`.
+ */
+export function safeErrorMessage(message: string): string {
+  return message.replace(/\nparams:[\s\S]*$/, '');
+}
 
 export function redact(value: unknown, depth = 0): unknown {
-  if (depth > 4 || value === null || typeof value !== 'object') return value;
-  if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > 4) return '[truncated]';
+  if (value instanceof Error) {
+    const out: Record<string, unknown> = { name: value.name, message: safeErrorMessage(value.message), stack: value.stack && safeErrorMessage(value.stack) };
+    if (value.cause !== undefined) out.cause = redact(value.cause, depth + 1);
+    const code = (value as { code?: unknown }).code;
+    if (typeof code === 'string') out.code = code;
+    return out;
+  }
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = SECRET_KEY.test(k) ? '[redacted]' : redact(v, depth + 1);

@@ -42,7 +42,8 @@ describe('through nginx', () => {
   it('when a client uses plain HTTP, then nginx redirects it to HTTPS', async () => {
     const res = await rawRequest(`${stack.httpUrl}/some/page?x=1`);
     expect([301, 308]).toContain(res.status);
-    expect(res.headers.location).toMatch(/^https:\/\/[^/]+\/some\/page\?x=1$/);
+    // To the standard HTTPS port of the same host (the test stack's own HTTPS port is not 443).
+    expect(res.headers.location).toBe(`https://${new URL(stack.httpUrl).hostname}/some/page?x=1`);
   });
 
   it('when the API or the static UI answers through nginx, then HSTS, CSP, nosniff and frame denial are present', async () => {
@@ -115,5 +116,16 @@ describe('through nginx', () => {
     // nginx judges the declared length before reading the body, as it would for a real 22 MB upload.
     const res = await rawRequest(`${stack.httpsUrl}/api/anything`, { ca, method: 'POST', body: 'x', headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(22 * 1024 * 1024) } });
     expect(res.status).toBe(413);
+    const body = JSON.parse(res.body) as { error: { code: string }; requestId: string };
+    expect(body.error.code).toBe('payload-too-large');
+    expect(body.requestId).toBe(res.headers['x-request-id']);
+  });
+
+  it("when the browser sends its own origin through nginx (a same-origin write), then the app recognises it; another origin is refused", async () => {
+    const same = await rawRequest(`${stack.httpsUrl}/api/openapi.json`, { ca, headers: { Origin: stack.httpsUrl } });
+    expect(same.status).toBe(200);
+    const other = await rawRequest(`${stack.httpsUrl}/api/openapi.json`, { ca, headers: { Origin: 'https://evil.example.net' } });
+    expect(other.status).toBe(403);
+    expect(JSON.parse(other.body).error.code).toBe('cors-origin-denied');
   });
 });

@@ -1,11 +1,11 @@
 import { Writable } from 'node:stream';
 import crypto from 'node:crypto';
 import { loadConfig, type Config } from '../../src/config';
-import { buildApp, type BuiltApp } from '../../src/app';
+import { buildApp, type AppDeps, type BuiltApp } from '../../src/app';
 import { createLogger, type Logger } from '../../src/platform/logger';
 import { createDatabase, type Database } from '../../src/platform/db/client';
 import { runMigrations } from '../../src/platform/db/migrate';
-import { createRedis, type RedisClient } from '../../src/platform/redis';
+import { closeRedis, createRedis, type RedisClient } from '../../src/platform/redis';
 
 /** A unique suffix for names created by one test, so tests never trip over each other's data. */
 export const unique = (prefix = 't'): string => `${prefix}-${Date.now().toString(36)}-${crypto.randomBytes(3).toString('hex')}`;
@@ -43,7 +43,7 @@ export interface TestApp extends BuiltApp {
   close(): Promise<void>;
 }
 
-export async function createTestApp(env: Record<string, string> = {}, opts: { database?: Database; webRoot?: string; logLevel?: string } = {}): Promise<TestApp> {
+export async function createTestApp(env: Record<string, string> = {}, opts: { database?: Database; webRoot?: string; logLevel?: string; cookieSessionId?: AppDeps['cookieSessionId'] } = {}): Promise<TestApp> {
   const config = loadConfig({
     NODE_ENV: 'test',
     JWT_SECRET: 'test-jwt-secret-that-is-long-enough-0123456789',
@@ -55,7 +55,7 @@ export async function createTestApp(env: Record<string, string> = {}, opts: { da
   const { logger, lines, text } = captureLogger(opts.logLevel);
   const database = opts.database ?? (await openTestDatabase(logger));
   const redis = await createRedis(config.redisUrl, logger);
-  const built = buildApp({ config, logger, database, redis, webRoot: opts.webRoot });
+  const built = buildApp({ config, logger, database, redis, webRoot: opts.webRoot, cookieSessionId: opts.cookieSessionId });
   return {
     ...built,
     config,
@@ -64,7 +64,7 @@ export async function createTestApp(env: Record<string, string> = {}, opts: { da
     logs: lines,
     logText: text,
     close: async () => {
-      if (redis) await redis.close();
+      if (redis) await closeRedis(redis);
       if (!opts.database) await database.close();
     },
   };

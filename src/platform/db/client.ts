@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { Pool } from 'pg';
+import { Pool, type QueryConfig } from 'pg';
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite/vector';
 import { sql } from 'drizzle-orm';
@@ -48,6 +48,9 @@ function createPostgres(opts: DatabaseOptions, url: string): Database {
     // Sent as a startup parameter: honoured by a direct connection, ignored by PgBouncer
     // (pgbouncer.ini sets the same timeout with connect_query).
     statement_timeout: opts.statementTimeoutMs,
+    // Client-side bound as well: through PgBouncer a query can wait for a server connection (e.g.
+    // while Postgres restarts); the pool then drops that connection instead of waiting on it.
+    query_timeout: opts.statementTimeoutMs + 5_000,
     application_name: 'hearth',
   });
   // An idle client losing its server (Postgres restart) must not crash the process.
@@ -58,7 +61,8 @@ function createPostgres(opts: DatabaseOptions, url: string): Database {
     db,
     pool,
     ping: async () => {
-      await pool.query('SELECT 1');
+      // Short, so a readiness probe during an outage frees its connection quickly.
+      await pool.query({ text: 'SELECT 1', query_timeout: 2_000 } as QueryConfig);
     },
     close: () => pool.end(),
   };

@@ -80,18 +80,23 @@ describe('database', () => {
   if (usingRealDatabase()) describe('PostgreSQL', () => {
     const direct = () => process.env.TEST_MIGRATION_DATABASE_URL ?? process.env.TEST_DATABASE_URL!;
 
-    it('when four processes migrate a fresh database at once, then each migration is applied exactly once', async () => {
+    it.each([
+      ['directly', () => direct()],
+      ['through PgBouncer by mistake', () => process.env.TEST_DATABASE_URL!],
+    ])('when four processes migrate a fresh database at once (%s), then each migration is applied exactly once', async (_how, baseUrl) => {
       const name = unique('hearth_mig').replace(/-/g, '_');
       const admin = new Client({ connectionString: direct() });
       await admin.connect();
       await admin.query(`CREATE DATABASE ${name}`);
       try {
-        const url = new URL(direct());
+        const url = new URL(baseUrl());
         url.pathname = `/${name}`;
         const { logger } = captureLogger();
         const results = await Promise.all(Array.from({ length: 4 }, () => runMigrations({ url: url.toString() }, logger)));
         expect(results.reduce((n, r) => n + r.applied, 0)).toBe(journal.length);
-        const check = new Client({ connectionString: url.toString() });
+        const checkUrl = new URL(direct());
+        checkUrl.pathname = `/${name}`;
+        const check = new Client({ connectionString: checkUrl.toString() });
         await check.connect();
         const rows = await check.query('SELECT hash, count(*)::int AS n FROM drizzle.__drizzle_migrations GROUP BY hash');
         await check.end();

@@ -1,57 +1,85 @@
 import { Client } from 'pg';
 import { sql } from 'drizzle-orm';
-import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
-import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { readMigrationFiles } from 'drizzle-orm/migrator';
-import type { PGlite } from '@electric-sql/pglite';
+import { readMigrationFiles, type MigrationMeta } from 'drizzle-orm/migrator';
+import type { PGlite, Transaction } from '@electric-sql/pglite';
 import type { Logger } from '../logger';
 import { migrationsFolder } from '../paths';
 import type { Db } from './client';
 
 // Any fixed 64-bit number works; it only has to be the same in every Hearth process.
-const MIGRATION_LOCK_KEY = 4_242_420_001n;
-const MIGRATIONS = { migrationsFolder: migrationsFolder(), migrationsTable: '__drizzle_migrations', migrationsSchema: 'drizzle' };
+const MIGRATION_LOCK_KEY = '4242420001';
 
 export type MigrationTarget = { url: string } | { pglite: PGlite };
 
-async function appliedCount(query: (text: string) => Promise<{ rows: unknown[] }>): Promise<number> {
-  const { rows } = await query(
-    `SELECT count(*)::int AS n FROM pg_catalog.pg_tables WHERE schemaname = 'drizzle' AND tablename = '__drizzle_migrations'`,
-  );
-  if ((rows[0] as { n: number }).n === 0) return 0;
-  const res = await query('SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations');
-  return (res.rows[0] as { n: number }).n;
+let cachedFiles: MigrationMeta[] | undefined;
+/** drizzle-kit's files (SQL split at breakpoints, hash, folder time), read once per process. */
+function migrationFiles(): MigrationMeta[] {
+  cachedFiles ??= readMigrationFiles({ migrationsFolder: migrationsFolder() });
+  return cachedFiles;
+}
+
+interface Executor {
+  /** Runs SQL without parameters (may hold several statements). */
+  exec(text: string): Promise<void>;
+  query<T>(text: string, params?: unknown[]): Promise<T[]>;
 }
 
 /**
- * Applies pending migrations once, even when N processes start together: each takes the same
- * session advisory lock first, so the others wait and then find nothing left to do. The URL must
- * be a direct connection (MIGRATION_DATABASE_URL): session locks mean nothing through PgBouncer.
+ * Applies pending migrations once, even when N processes start together. Everything happens in one
+ * transaction that first takes a transaction-scoped advisory lock: the others wait, then find nothing
+ * left to do. Being one transaction it is also safe if someone points it at PgBouncer by mistake
+ * (a session lock there would be taken and released on different server connections), though the
+ * rule stays: MIGRATION_DATABASE_URL is a direct connection. drizzle-kit's migration files and
+ * drizzle's bookkeeping table (drizzle.__drizzle_migrations) are used as they are, so
+ * `drizzle-kit migrate` and this agree on what has been applied.
  */
+async function migrateWith(tx: Executor): Promise<number> {
+  await tx.query('SELECT pg_advisory_xact_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
+  await tx.exec(`CREATE SCHEMA IF NOT EXISTS drizzle;
+    CREATE TABLE IF NOT EXISTS drizzle.__drizzle_migrations (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)`);
+  const last = await tx.query<{ created_at: string }>('SELECT created_at::text AS created_at FROM drizzle.__drizzle_migrations ORDER BY created_at DESC LIMIT 1');
+  const lastMillis = Number(last[0]?.created_at ?? 0);
+  let applied = 0;
+  for (const m of migrationFiles()) {
+    if (m.folderMillis <= lastMillis) continue;
+    for (const statement of m.sql) if (statement.trim()) await tx.exec(statement);
+    await tx.query('INSERT INTO drizzle.__drizzle_migrations (hash, created_at) VALUES ($1, $2)', [m.hash, m.folderMillis]);
+    applied += 1;
+  }
+  return applied;
+}
+
 export async function runMigrations(target: MigrationTarget, logger: Logger): Promise<{ applied: number }> {
   const started = Date.now();
   if ('pglite' in target) {
-    const before = await appliedCount((t) => target.pglite.query(t));
-    await migratePglite(drizzlePglite(target.pglite), MIGRATIONS);
-    const applied = (await appliedCount((t) => target.pglite.query(t))) - before;
+    const applied = await target.pglite.transaction((tx: Transaction) =>
+      migrateWith({
+        exec: async (text) => {
+          await tx.exec(text);
+        },
+        query: async <T>(text: string, params?: unknown[]) => (await tx.query<T>(text, params)).rows,
+      }),
+    );
     logger.info('db.migrations.done', { applied, durationMs: Date.now() - started, database: 'pglite' });
     return { applied };
   }
   const client = new Client({ connectionString: target.url, application_name: 'hearth-migrate' });
   await client.connect();
   try {
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY.toString()]);
-    const waitedMs = Date.now() - started;
+    await client.query('BEGIN');
     try {
-      const before = await appliedCount((t) => client.query(t));
-      await migratePg(drizzlePg(client), MIGRATIONS);
-      const applied = (await appliedCount((t) => client.query(t))) - before;
-      logger.info('db.migrations.done', { applied, waitedForLockMs: waitedMs, durationMs: Date.now() - started, database: 'postgres' });
+      const applied = await migrateWith({
+        exec: async (text) => {
+          await client.query(text);
+        },
+        query: async <T>(text: string, params?: unknown[]) => (await client.query(text, params)).rows as T[],
+      });
+      await client.query('COMMIT');
+      logger.info('db.migrations.done', { applied, durationMs: Date.now() - started, database: 'postgres' });
       return { applied };
-    } finally {
-      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY.toString()]);
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
     }
   } finally {
     await client.end();
@@ -60,7 +88,7 @@ export async function runMigrations(target: MigrationTarget, logger: Logger): Pr
 
 /** Migrations in `migrations/` that the database has not applied yet (readiness check). */
 export async function pendingMigrations(db: Db): Promise<number> {
-  const files = readMigrationFiles(MIGRATIONS);
+  const files = migrationFiles();
   const exists = await db.execute<{ n: number }>(
     sql`SELECT count(*)::int AS n FROM pg_catalog.pg_tables WHERE schemaname = 'drizzle' AND tablename = '__drizzle_migrations'`,
   );

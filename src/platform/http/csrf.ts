@@ -8,6 +8,11 @@ import { ForbiddenError } from '../errors';
  * This impl derives the token from the authenticated session id with an HMAC, so any process can
  * check it without a store and a token dies with its session.
  */
+/** A key of its own, derived from the JWT secret, so CSRF tokens never double as anything else. */
+export function csrfSecretFrom(jwtSecret: string): Buffer {
+  return Buffer.from(crypto.hkdfSync('sha256', jwtSecret, Buffer.alloc(0), 'hearth-csrf-v1', 32));
+}
+
 export function csrfTokenFor(secret: Buffer | string, sessionId: string): string {
   return crypto.createHmac('sha256', secret).update(`csrf:${sessionId}`).digest('base64url');
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import express from 'express';
 import request from 'supertest';
 import { createTestApp, unique, type TestApp } from '../../../test/support/test-app';
-import { csrfProtection, csrfTokenFor } from './csrf';
+import { csrfProtection, csrfSecretFrom, csrfTokenFor } from './csrf';
 import { errorHandler } from './error-handler';
 import { requestId } from './request-id';
 import { validate } from './validate';
@@ -215,6 +215,23 @@ describe('HTTP platform', () => {
       expect(none.body.error.code).toBe('csrf-invalid');
       const otherSession = await request(app).post('/api/thing').set('Cookie', 'sid=s1').set('X-CSRF-Token', csrfTokenFor(secret, 's2')).send({});
       expect(otherSession.status).toBe(403);
+    });
+
+    it('when buildApp is given a cookie-session lookup, then every API write by cookie needs the token (the wiring #3 switches on)', async () => {
+      const wired = await createTestApp({}, { database: t.database, cookieSessionId: (req) => /sid=([\w-]+)/.exec(req.get('cookie') ?? '')?.[1] });
+      try {
+        const refused = await request(wired.app).post('/api/anything').set('Cookie', 'sid=s9').send({});
+        expect(refused.status).toBe(403);
+        expect(refused.body.error.code).toBe('csrf-invalid');
+        // Past CSRF, the request reaches routing (no such route yet): the check passed.
+        const bearer = await request(wired.app).post('/api/anything').set('Authorization', 'Bearer x').send({});
+        expect(bearer.status).toBe(404);
+        const withToken = await request(wired.app).post('/api/anything').set('Cookie', 'sid=s9').set('X-CSRF-Token', csrfTokenFor(csrfSecretFrom(wired.config.secrets.jwtSecret), 's9')).send({});
+        expect(withToken.status).toBe(404);
+        expect((await request(wired.app).get('/api/openapi.json').set('Cookie', 'sid=s9')).status).toBe(200);
+      } finally {
+        await wired.close();
+      }
     });
 
     it('when the token matches the session, or the request is not cookie-authenticated, then it passes', async () => {

@@ -17,10 +17,14 @@ export interface RateLimitOptions {
 
 export function createStore(name: string, redis?: RedisClient): Store | undefined {
   if (!redis) return undefined; // express-rate-limit's MemoryStore: per process
-  return new RedisStore({
+  const store = new RedisStore({
     prefix: `hearth:rl:${name}:`,
     sendCommand: (...args: string[]) => redis.sendCommand(args),
   });
+  // The store loads its scripts at once; while Redis is down that fails, and it reloads them on the
+  // next increment. Mark the first attempt handled so it is not an unhandled rejection.
+  for (const p of [store.incrementScriptSha, store.getScriptSha]) p.catch(() => undefined);
+  return store;
 }
 
 export function createRateLimiter(opts: RateLimitOptions): RequestHandler {

@@ -40,7 +40,8 @@ export function corsAllowlist(origins: string[], publicUrl: string): RequestHand
     const origin = req.get('origin');
     // Non-browser clients send no Origin; browsers send it on same-origin writes too.
     if (!origin) return next();
-    const own = `${req.protocol}://${req.get('host') ?? ''}`;
+    // req.host keeps the port (Express 5) and honours X-Forwarded-Host only from a trusted proxy.
+    const own = `${req.protocol}://${req.host}`;
     if (origin === own) return next();
     if (!allowed.has(origin)) return next(new ForbiddenError('cors-origin-denied', `Origin ${origin} is not allowed. Add it to CORS_ORIGINS.`));
     return withCors(req, res, next);
