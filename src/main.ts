@@ -1,5 +1,6 @@
 import './instrument';
 import { inspect } from 'node:util';
+import * as Sentry from '@sentry/node';
 import { loadConfig, ConfigError, type Config } from './config';
 import { startServer, type RunningServer } from './server';
 import { createLogger } from './platform/logger';
@@ -19,19 +20,15 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.logLevel });
   process.on('unhandledRejection', (reason) => logger.error('process.unhandled-rejection', { error: reason instanceof Error ? reason : String(reason) }));
 
-  let running: RunningServer;
-  try {
-    running = await startServer(config, logger);
-  } catch (err) {
-    const message = err instanceof Error ? err.message : inspect(err);
-    if (err instanceof DatabaseLockedError) process.stderr.write(`hearth: ${message}\n`);
-    logger.error('server.start.failed', { error: err instanceof Error ? err : message });
-    // Let the logger flush before exiting.
-    setTimeout(() => process.exit(1), 50);
-    return;
-  }
-
+  // Installed before start: a SIGTERM during migrations or connection set-up waits for start to
+  // finish (or fail) and then shuts down cleanly instead of killing the process mid-migration.
+  let running: RunningServer | undefined;
+  let stopRequested: string | undefined;
   const onSignal = (signal: string) => {
+    if (!running) {
+      stopRequested ??= signal;
+      return;
+    }
     running.shutdown(signal).then(
       () => process.exit(0),
       (err: unknown) => {
@@ -46,6 +43,19 @@ async function main(): Promise<void> {
   process.on('message', (msg) => {
     if (msg === 'shutdown') onSignal('message');
   });
+
+  try {
+    running = await startServer(config, logger);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : inspect(err);
+    if (err instanceof DatabaseLockedError) process.stderr.write(`hearth: ${message}\n`);
+    logger.error('server.start.failed', { error: err instanceof Error ? err : message });
+    await Sentry.close(2_000).catch(() => undefined);
+    // Let the logger flush before exiting.
+    setTimeout(() => process.exit(1), 50);
+    return;
+  }
+  if (stopRequested) onSignal(stopRequested);
 }
 
 void main();

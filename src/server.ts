@@ -1,4 +1,5 @@
 import http from 'node:http';
+import * as Sentry from '@sentry/node';
 import type { Config } from './config';
 import { buildApp, type BuiltApp } from './app';
 import { createLogger, type Logger } from './platform/logger';
@@ -47,13 +48,20 @@ export async function startServer(config: Config, logger = createLogger({ level:
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    // e.g. EADDRINUSE: close what was opened, so PGlite is shut down cleanly.
+    if (redis) await closeRedis(redis);
+    await database.close().catch(() => undefined);
+    throw err;
+  }
   const address = server.address();
   logger.info('server.listening', { port: typeof address === 'object' && address ? address.port : config.port, host: config.host, database: database.kind, redis: Boolean(redis) });
   if (config.secrets.generatedIn) logger.info('config.secrets.generated', { file: config.secrets.generatedIn, note: 'secrets were generated for this development instance; set JWT_SECRET and ENCRYPTION_KEY in production' });
@@ -83,6 +91,8 @@ export async function startServer(config: Config, logger = createLogger({ level:
       }
       if (redis) await closeRedis(redis);
       await database.close().catch((err: Error) => logger.warn('db.close.failed', { error: err.message }));
+      // Send any error events still queued (no-op when Sentry is off).
+      await Sentry.close(2_000).catch(() => undefined);
       logger.info('server.shutdown.done', { reason });
     })();
     return closing;

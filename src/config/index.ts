@@ -82,14 +82,19 @@ function loadOrCreateSecrets(dataDir: string): { secrets: StoredSecrets; file: s
     jwtSecret: crypto.randomBytes(48).toString('base64url'),
     encryptionKey: crypto.randomBytes(32).toString('hex'),
   };
-  // 'wx' so two processes racing here cannot overwrite each other's secrets.
+  // Written whole to a temporary file, then linked into place: link() fails if the file exists, so
+  // of two processes racing here one wins and the other reads a complete file, never a partial one.
+  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   try {
-    fs.writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600, flag: 'wx' });
+    fs.linkSync(tmp, file);
+    return { secrets, file };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     return { secrets: JSON.parse(fs.readFileSync(file, 'utf8')) as StoredSecrets, file };
+  } finally {
+    fs.rmSync(tmp, { force: true });
   }
-  return { secrets, file };
 }
 
 export function loadConfig(raw: Record<string, string | undefined> = process.env): Config {

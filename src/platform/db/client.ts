@@ -68,45 +68,68 @@ function createPostgres(opts: DatabaseOptions, url: string): Database {
   };
 }
 
-function isAlive(pid: number): boolean {
+/** A live process that is Hearth (node), not an unrelated process that reused a dead one's pid. */
+function isLiveNode(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    return /node|hearth/i.test(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  } catch {
+    return true; // no /proc (macOS): trust the signal check
   }
 }
 
 /**
  * PGlite does not lock its data directory and two writers corrupt it, so a pid file guards it.
- * A pid file whose process is gone (crash, SIGKILL) is reclaimed.
+ * The pid file is created atomically (write a temporary file, link it into place); one whose
+ * process is gone (crash, SIGKILL) is moved aside atomically and the claim retried.
  */
 function acquirePgliteLock(dataDir: string): () => void {
   // Beside, not inside: PGlite refuses to initialise a non-empty directory.
   const lockFile = `${dataDir.replace(/\/+$/, '')}.pid`;
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      fs.writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
-      return () => {
-        try {
-          if (fs.readFileSync(lockFile, 'utf8') === String(process.pid)) fs.unlinkSync(lockFile);
-        } catch {
-          /* already gone */
-        }
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const owner = Number(fs.readFileSync(lockFile, 'utf8'));
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+  const mine = String(process.pid);
+  const tmp = `${lockFile}.${mine}.tmp`;
+  fs.writeFileSync(tmp, mine);
+  try {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        fs.linkSync(tmp, lockFile);
+        return () => {
+          try {
+            if (fs.readFileSync(lockFile, 'utf8') === mine) fs.unlinkSync(lockFile);
+          } catch {
+            /* already gone */
+          }
+        };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      let owner: number;
+      try {
+        owner = Number(fs.readFileSync(lockFile, 'utf8'));
+      } catch {
+        continue; // released between our link and read: try again
+      }
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isLiveNode(owner)) {
         throw new DatabaseLockedError(
           `The embedded database in ${dataDir} is already used by process ${owner}. ` +
             'PGlite serves one process only: set DATABASE_URL to run several processes (PM2 cluster, replicas).',
         );
       }
-      fs.unlinkSync(lockFile);
+      try {
+        fs.renameSync(lockFile, `${lockFile}.stale-${mine}`);
+        fs.rmSync(`${lockFile}.stale-${mine}`, { force: true });
+      } catch {
+        /* another process reclaimed it first; retry */
+      }
     }
+    throw new DatabaseLockedError(`Could not lock the embedded database in ${dataDir}.`);
+  } finally {
+    fs.rmSync(tmp, { force: true });
   }
-  throw new DatabaseLockedError(`Could not lock the embedded database in ${dataDir}.`);
 }
 
 async function createPglite(opts: DatabaseOptions): Promise<Database> {

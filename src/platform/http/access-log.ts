@@ -8,6 +8,8 @@ export function accessLog(logger: Logger): RequestHandler {
     const started = performance.now();
     res.once('close', () => {
       logger.http('http.request', {
+        // Explicit: 'close' of an aborted request fires outside the request's async context.
+        requestId: req.id,
         method: req.method,
         path: req.path,
         route: routeLabel(req, res.statusCode),

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import express from 'express';
 import request from 'supertest';
-import { createTestApp, unique, type TestApp } from '../../../test/support/test-app';
+import { captureLogger, createTestApp, unique, type TestApp } from '../../../test/support/test-app';
 import { csrfProtection, csrfSecretFrom, csrfTokenFor } from './csrf';
 import { errorHandler } from './error-handler';
 import { requestId } from './request-id';
@@ -74,7 +74,7 @@ describe('HTTP platform', () => {
     });
 
     it('when a handler fails unexpectedly, then 500 reveals nothing and the error is logged with the request id', async () => {
-      const { logger } = { logger: createLogger({ level: 'error', silent: true }) };
+      const { logger, lines } = captureLogger();
       const app = express();
       app.use(requestId());
       app.get('/boom', () => {
@@ -88,6 +88,10 @@ describe('HTTP platform', () => {
       expect(res.status).toBe(500);
       expect(res.body).toEqual({ error: { code: 'internal-error', message: expect.any(String) }, requestId: expect.any(String) });
       expect(JSON.stringify(res.body)).not.toContain('hunter2');
+      // The detail stays on the server, on a line carrying the same request id.
+      const line = lines.find((l) => l.message === 'http.error' && l.requestId === res.body.requestId);
+      expect(line).toMatchObject({ status: 500, code: 'internal-error', path: '/boom' });
+      expect(JSON.stringify(line)).toContain('secret internal detail');
       const typed = await request(app).get('/typed');
       expect(typed.status).toBe(503);
       expect(typed.body.error.details).toBeUndefined();
