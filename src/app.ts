@@ -16,6 +16,9 @@ import { healthRoutes } from './platform/health/health.routes';
 import { ApiDocs } from './platform/openapi';
 import { packageVersion, webDistFolder } from './platform/paths';
 import { z } from './platform/zod';
+import cookieParser from 'cookie-parser';
+import { AuditService } from './platform/audit/audit.service';
+import { createAuthModule, type AuthModule } from './modules/auth';
 
 export interface Lifecycle {
   /** Aborted when the process starts shutting down; long-lived streams listen to it. */
@@ -32,8 +35,8 @@ export interface AppDeps {
   /** Folder of the built web UI; defaults to dist/web. */
   webRoot?: string;
   /**
-   * How to find the session of a cookie-authenticated request (auth, #3). CSRF protection applies
-   * to those requests only; bearer and API-key requests (and anonymous ones) need no token.
+   * Overrides how the session of a cookie-authenticated request is found (tests of the CSRF
+   * wiring); by default the auth module decides. CSRF applies to those requests only.
    */
   cookieSessionId?: (req: Request) => string | undefined;
 }
@@ -42,6 +45,8 @@ export interface BuiltApp {
   app: Express;
   docs: ApiDocs;
   metrics: Metrics;
+  audit: AuditService;
+  auth: AuthModule;
 }
 
 export function buildApp(deps: AppDeps): BuiltApp {
@@ -50,6 +55,8 @@ export function buildApp(deps: AppDeps): BuiltApp {
   const lifecycle = deps.lifecycle ?? { signal: new AbortController().signal };
   const docs = new ApiDocs();
   const app = express();
+  const audit = new AuditService(deps.database.db, logger);
+  const auth = createAuthModule({ config, db: deps.database.db, redis: deps.redis, logger, audit });
 
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
@@ -86,8 +93,9 @@ export function buildApp(deps: AppDeps): BuiltApp {
   // Cross-origin rules concern the API; health probes and static files do not need them.
   app.use(['/api', '/v1'], corsAllowlist(config.corsOrigins, config.publicUrl));
   app.use(['/api', '/v1'], apiLimiter);
-  app.use(['/api', '/v1'], express.json({ limit: config.limits.jsonBodyBytes }));
-  app.use(['/api', '/v1'], csrfProtection({ secret: csrfSecretFrom(config.secrets.jwtSecret), cookieSessionId: deps.cookieSessionId ?? (() => undefined) }));
+  app.use(['/api', '/v1'], express.json({ limit: config.limits.jsonBodyBytes }), cookieParser());
+  app.use(['/api', '/v1'], auth.authenticate);
+  app.use(['/api', '/v1'], csrfProtection({ secret: csrfSecretFrom(config.secrets.jwtSecret), cookieSessionId: deps.cookieSessionId ?? auth.cookieSessionId, exempt: auth.csrfExempt }));
 
   const docsApi = docs.router();
   docsApi.route(
@@ -106,11 +114,12 @@ export function buildApp(deps: AppDeps): BuiltApp {
 
   if (config.diagnosticsRoutes) app.use(diagnosticsRoutes(docs));
 
-  // Module routers are mounted here, each from its own factory (#3–#6).
+  // Module routers, each from its own factory.
+  app.use(auth.routes(docs));
 
   app.use(webUi(deps.webRoot ?? webDistFolder()));
   app.use(notFound());
   app.use(errorHandler(logger));
 
-  return { app, docs, metrics };
+  return { app, docs, metrics, audit, auth };
 }

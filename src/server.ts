@@ -43,6 +43,8 @@ export async function startServer(config: Config, logger = createLogger({ level:
   const { database, redis } = await openResources(config, logger);
   const controller = new AbortController();
   const built = buildApp({ config, logger, database, redis, lifecycle: { signal: controller.signal } });
+  // First admin: from ADMIN_EMAIL/ADMIN_PASSWORD, or a one-time setup link in the log.
+  await built.auth.service.bootstrap();
   const server = http.createServer(built.app);
   // Longer than nginx's keepalive to the upstream, so nginx closes idle connections first.
   server.keepAliveTimeout = 65_000;

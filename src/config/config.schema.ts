@@ -126,6 +126,10 @@ export const envSchema = z.object({
   JSON_BODY_LIMIT_KB: int(1024, 1, 10240).describe('Largest JSON request body in KB'),
   RATE_LIMIT_WINDOW_MS: int(60000, 1000, 3_600_000).describe('Window of the general API rate limit'),
   RATE_LIMIT_MAX: int(600, 1, 1_000_000).describe('Requests per ip per window on the API'),
+  CREDENTIAL_RATE_LIMIT_MAX: int(50, 1, 100_000).describe('Requests per ip per 15 minutes to login, token, register and password endpoints'),
+  SESSION_MAX_AGE_HOURS: int(168, 1, 8760).describe('Absolute lifetime of a sign-in session (hours), however active'),
+  SESSION_IDLE_MINUTES: int(480, 5, 525_600).describe('A session unused this long (minutes) ends'),
+  ALLOW_SIGNUP: bool(false).describe('Let anyone create an account at /api/auth/register (off: admins create users or send invites)'),
   DIAGNOSTICS_ROUTES: bool(false).describe('Expose /api/diagnostics/* (slow and streaming probes for the stack tests); keep off in production'),
 });
 

@@ -45,8 +45,9 @@ export interface Config {
   admin: { email?: string; password?: string };
   llm: { provider: Env['LLM_PROVIDER']; baseUrl?: string; apiKey?: string; model?: string };
   embedding: { provider: Env['EMBEDDING_PROVIDER']; baseUrl?: string; apiKey?: string; model?: string; dimensions: number };
-  limits: { uploadMaxBytes: number; jsonBodyBytes: number; rateLimitWindowMs: number; rateLimitMax: number };
+  limits: { uploadMaxBytes: number; jsonBodyBytes: number; rateLimitWindowMs: number; rateLimitMax: number; credentialRateLimitMax: number };
   diagnosticsRoutes: boolean;
+  auth: { sessionMaxAgeMs: number; sessionIdleMs: number; allowSignup: boolean };
 }
 
 function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, string | undefined>): { variable: string; message: string } {
@@ -162,7 +163,9 @@ export function loadConfig(raw: Record<string, string | undefined> = process.env
       jsonBodyBytes: e.JSON_BODY_LIMIT_KB * 1024,
       rateLimitWindowMs: e.RATE_LIMIT_WINDOW_MS,
       rateLimitMax: e.RATE_LIMIT_MAX,
+      credentialRateLimitMax: e.CREDENTIAL_RATE_LIMIT_MAX,
     },
     diagnosticsRoutes: e.DIAGNOSTICS_ROUTES,
+    auth: { sessionMaxAgeMs: e.SESSION_MAX_AGE_HOURS * 3_600_000, sessionIdleMs: e.SESSION_IDLE_MINUTES * 60_000, allowSignup: e.ALLOW_SIGNUP },
   };
 }

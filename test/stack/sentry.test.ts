@@ -31,7 +31,7 @@ describe('error reporting', () => {
     const sentry = await fakeSentry();
     const app = await startApp(stack, stack.appPort + 41, { SENTRY_DSN: sentry.url });
     try {
-      const res = await fetch(`${app.baseUrl}/api/diagnostics/error`, { headers: { Cookie: 'session=very-secret-cookie', Authorization: 'Bearer very-secret-token' } });
+      const res = await fetch(`${app.baseUrl}/api/diagnostics/error`, { headers: { Cookie: 'session=very-secret-cookie', 'X-CSRF-Token': 'very-secret-csrf-token' } });
       expect(res.status).toBe(500);
       const body = (await res.json()) as { error: { code: string; message: string }; requestId: string };
       expect(body.error.code).toBe('internal-error');

@@ -21,6 +21,8 @@ export interface CsrfOptions {
   secret: Buffer | string;
   /** The session id of a cookie-authenticated request; undefined for bearer/API-key/anonymous requests. */
   cookieSessionId: (req: Request) => string | undefined;
+  /** Requests that need no token even with cookies (e.g. sign-in and refresh, see the auth module). */
+  exempt?: (req: Request) => boolean;
 }
 
 export function csrfProtection(opts: CsrfOptions): RequestHandler {
@@ -41,7 +43,7 @@ export function csrfProtection(opts: CsrfOptions): RequestHandler {
   const check = lusca.csrf({ impl, header: 'x-csrf-token' } as unknown as Parameters<typeof lusca.csrf>[0]);
   return (req, res, next) => {
     // Bearer and API-key callers cannot be driven by another site's form, so they need no token.
-    if (!opts.cookieSessionId(req)) return next();
+    if (opts.exempt?.(req) || !opts.cookieSessionId(req)) return next();
     check(req, res, (err?: unknown) => {
       if (err) return next(new ForbiddenError('csrf-invalid', 'The CSRF token is missing or wrong. Fetch /api/auth/csrf and send it as X-CSRF-Token.'));
       next();

@@ -1,0 +1,37 @@
+import { z } from '../../platform/zod';
+
+const email = z.email({ message: 'must be an email address' }).max(254, { message: 'must be at most 254 characters' });
+// Length is checked by the password policy (12–128 characters) with a clearer message; this only
+// keeps absurd bodies out.
+const password = z.string().min(1, { message: 'is required' }).max(1024, { message: 'is too long' });
+const name = z.string().trim().min(1, { message: 'is required' }).max(100, { message: 'must be at most 100 characters' });
+
+export const LoginBody = z.object({ email, password }).openapi('LoginRequest');
+export const RegisterBody = z.object({ email, name, password }).openapi('RegisterRequest');
+export const SetupBody = z.object({ token: z.string().min(16).max(200), email, name, password }).openapi('SetupRequest');
+export const RefreshBody = z.object({ refresh_token: z.string().min(16).max(200).optional() }).openapi('RefreshRequest');
+export const PasswordChangeBody = z.object({ currentPassword: password, newPassword: password }).openapi('PasswordChangeRequest');
+export const SessionParams = z.object({ id: z.uuid({ message: 'must be a session id' }) });
+
+export const UserSchema = z
+  .object({
+    id: z.uuid(),
+    email: z.string(),
+    name: z.string(),
+    role: z.enum(['admin', 'member']),
+    status: z.enum(['active', 'disabled']),
+    emailVerified: z.boolean(),
+    twoFactorEnabled: z.boolean(),
+    createdAt: z.string(),
+  })
+  .openapi('User');
+export const UserResponse = z.object({ user: UserSchema });
+export const TokenResponse = z
+  .object({ access_token: z.string(), refresh_token: z.string(), token_type: z.literal('Bearer'), expires_in: z.number() })
+  .openapi('TokenResponse');
+export const SessionSchema = z
+  .object({ id: z.uuid(), current: z.boolean(), ip: z.string().nullable(), userAgent: z.string().nullable(), createdAt: z.string(), lastSeenAt: z.string(), expiresAt: z.string() })
+  .openapi('Session');
+export const SessionsResponse = z.object({ sessions: z.array(SessionSchema) });
+export const CsrfResponse = z.object({ csrfToken: z.string().nullable() });
+export const SetupStatusResponse = z.object({ setupRequired: z.boolean() });

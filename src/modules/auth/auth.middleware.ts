@@ -1,0 +1,112 @@
+import type { Request, RequestHandler } from 'express';
+import passport from 'passport';
+import { Strategy as JwtStrategy } from 'passport-jwt';
+import { ForbiddenError, UnauthorizedError } from '../../platform/errors';
+import { setContextUserId } from '../../platform/request-context';
+import type { AuthService, Principal } from './auth.service';
+import { AccessTokens, InvalidTokenError } from './auth.tokens';
+
+export type AuthVia = 'cookie' | 'bearer';
+
+const CSRF_EXEMPT = new Set(['/api/auth/login', '/api/auth/token', '/api/auth/refresh', '/api/auth/setup', '/api/auth/register']);
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    principal?: Principal & { via: AuthVia };
+  }
+}
+
+/** Cookie names: `__Host-` (Secure, path /, no Domain) whenever the request came over TLS. */
+export const cookieNames = (secure: boolean) => (secure ? { access: '__Host-hearth_at', refresh: '__Host-hearth_rt' } : { access: 'hearth_at', refresh: 'hearth_rt' });
+
+export function accessTokenFrom(req: Request): { token: string; via: AuthVia } | undefined {
+  const bearer = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
+  if (bearer) return { token: bearer, via: 'bearer' };
+  const cookie = (req.cookies as Record<string, string> | undefined)?.[cookieNames(req.secure).access];
+  return cookie ? { token: cookie, via: 'cookie' } : undefined;
+}
+
+/**
+ * passport with passport-jwt: the JWT comes from the Authorization header or the access cookie,
+ * is verified with the key its `kid` names (HS256 pinned, issuer and audience checked), and then
+ * resolved to a live session of an active user, so revoking a session or disabling a user takes
+ * effect at once rather than at token expiry.
+ */
+export function createAuthenticator(auth: AuthService) {
+  const instance = new passport.Passport();
+  instance.use(
+    'jwt',
+    new JwtStrategy(
+      {
+        jwtFromRequest: (req: Request) => accessTokenFrom(req)?.token ?? null,
+        // A KeyObject (jsonwebtoken 9 takes one; the typings say string | Buffer).
+        secretOrKeyProvider: (_req: Request, rawJwt: string, done: (err: unknown, key?: string | Buffer) => void) => {
+          const key = auth.tokens.keyFor(rawJwt);
+          if (!key) done(new InvalidTokenError('unknown key'));
+          else done(null, key as unknown as Buffer);
+        },
+        algorithms: auth.tokens.verifyOptions.algorithms,
+        issuer: auth.tokens.verifyOptions.issuer as string,
+        audience: auth.tokens.verifyOptions.audience as string,
+        passReqToCallback: true,
+      },
+      (req: Request, payload: unknown, done: (err: unknown, user?: unknown, info?: unknown) => void) => {
+        let claims;
+        try {
+          claims = AccessTokens.claimsOf(payload as Parameters<typeof AccessTokens.claimsOf>[0]);
+        } catch {
+          return done(null, false);
+        }
+        auth.principalFromClaims(claims).then(
+          (principal) => done(null, { ...principal, via: accessTokenFrom(req)!.via }),
+          (err: unknown) => (err instanceof UnauthorizedError ? done(null, false, err) : done(err)),
+        );
+      },
+    ),
+  );
+
+  /** Sets req.principal when credentials are present and valid; answers 401 when they are present but bad. */
+  const authenticate: RequestHandler = (req, res, next) => {
+    if (!accessTokenFrom(req)) return next();
+    instance.authenticate('jwt', { session: false }, (err: unknown, principal: (Principal & { via: AuthVia }) | false, info: unknown) => {
+      if (err) return next(err instanceof InvalidTokenError ? new UnauthorizedError('invalid-token', 'The access token is not valid or has expired.') : err);
+      if (!principal) return next(info instanceof UnauthorizedError ? info : new UnauthorizedError('invalid-token', 'The access token is not valid or has expired.'));
+      req.principal = principal;
+      setContextUserId(principal.user.id);
+      next();
+    })(req, res, next);
+  };
+
+  const requireAuth: RequestHandler = (req, _res, next) => {
+    if (!req.principal) return next(new UnauthorizedError('unauthenticated', 'Sign in to continue.'));
+    next();
+  };
+
+  const requireRole =
+    (role: 'admin'): RequestHandler =>
+    (req, _res, next) => {
+      if (!req.principal) return next(new UnauthorizedError('unauthenticated', 'Sign in to continue.'));
+      if (req.principal.user.role !== role) return next(new ForbiddenError('forbidden', 'This needs an admin.'));
+      next();
+    };
+
+  /** The session of a cookie-authenticated request, for CSRF (see platform/http/csrf.ts). */
+  const cookieSessionId = (req: Request): string | undefined => {
+    const found = accessTokenFrom(req);
+    if (!found || found.via !== 'cookie') return undefined;
+    try {
+      return auth.tokens.verify(found.token).sid;
+    } catch {
+      return undefined;
+    }
+  };
+
+  /**
+   * Sign-in, setup, sign-up and refresh carry no session to bind a token to yet (or only an
+   * expiring one). They stay safe without one: the cookies are SameSite=Lax, so another site's
+   * form posts without them, and a forced refresh only rotates tokens inside the victim's browser.
+   */
+  const csrfExempt = (req: Request): boolean => CSRF_EXEMPT.has(`${req.baseUrl}${req.path}`);
+
+  return { authenticate, requireAuth, requireRole, cookieSessionId, csrfExempt };
+}

@@ -1,0 +1,134 @@
+import { and, desc, eq, isNull, ne, sql } from 'drizzle-orm';
+import type { Db } from '../../platform/db/client';
+import { authTokens, refreshTokens, sessions, users } from './auth.schema';
+
+export type UserRow = typeof users.$inferSelect;
+export type SessionRow = typeof sessions.$inferSelect;
+export type RefreshRow = typeof refreshTokens.$inferSelect;
+export type AuthTokenRow = typeof authTokens.$inferSelect;
+
+/** The only place that touches the auth tables. Returns plain rows. */
+export class AuthRepository {
+  constructor(readonly db: Db) {}
+
+  transaction<T>(fn: (repo: AuthRepository) => Promise<T>): Promise<T> {
+    return this.db.transaction((tx) => fn(new AuthRepository(tx as unknown as Db)));
+  }
+
+  async findUserByEmail(email: string): Promise<UserRow | undefined> {
+    const [row] = await this.db.select().from(users).where(sql`lower(${users.email}) = lower(${email})`).limit(1);
+    return row;
+  }
+
+  async findUserById(id: string): Promise<UserRow | undefined> {
+    const [row] = await this.db.select().from(users).where(eq(users.id, id)).limit(1);
+    return row;
+  }
+
+  async countAdmins(): Promise<number> {
+    const [row] = await this.db.select({ n: sql<number>`count(*)::int` }).from(users).where(eq(users.role, 'admin'));
+    return Number(row?.n ?? 0);
+  }
+
+  async insertUser(values: { email: string; name: string; role: 'admin' | 'member'; passwordHash: string; emailVerified: boolean }): Promise<UserRow> {
+    const [row] = await this.db
+      .insert(users)
+      .values({ ...values, passwordChangedAt: new Date() })
+      .returning();
+    return row!;
+  }
+
+  async setPassword(userId: string, passwordHash: string): Promise<void> {
+    await this.db.update(users).set({ passwordHash, passwordChangedAt: new Date(), updatedAt: new Date() }).where(eq(users.id, userId));
+  }
+
+  async insertSession(values: { userId: string; ip: string | null; userAgent: string | null; expiresAt: Date }): Promise<SessionRow> {
+    const [row] = await this.db.insert(sessions).values(values).returning();
+    return row!;
+  }
+
+  async insertRefreshToken(values: { sessionId: string; familyId: string; tokenHash: string; expiresAt: Date }): Promise<RefreshRow> {
+    const [row] = await this.db.insert(refreshTokens).values(values).returning();
+    return row!;
+  }
+
+  async findRefreshToken(tokenHash: string): Promise<{ token: RefreshRow; session: SessionRow; user: UserRow } | undefined> {
+    const [row] = await this.db
+      .select({ token: refreshTokens, session: sessions, user: users })
+      .from(refreshTokens)
+      .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+      .innerJoin(users, eq(users.id, sessions.userId))
+      .where(eq(refreshTokens.tokenHash, tokenHash))
+      .limit(1);
+    return row;
+  }
+
+  /** Spends a refresh token; false when it was already spent (a concurrent or replayed use). */
+  async spendRefreshToken(id: string): Promise<boolean> {
+    const rows = await this.db
+      .update(refreshTokens)
+      .set({ usedAt: new Date() })
+      .where(and(eq(refreshTokens.id, id), isNull(refreshTokens.usedAt)))
+      .returning({ id: refreshTokens.id });
+    return rows.length === 1;
+  }
+
+  async sessionWithUser(sessionId: string): Promise<{ session: SessionRow; user: UserRow } | undefined> {
+    const [row] = await this.db.select({ session: sessions, user: users }).from(sessions).innerJoin(users, eq(users.id, sessions.userId)).where(eq(sessions.id, sessionId)).limit(1);
+    return row;
+  }
+
+  async touchSession(sessionId: string, at: Date): Promise<void> {
+    await this.db.update(sessions).set({ lastSeenAt: at }).where(eq(sessions.id, sessionId));
+  }
+
+  async revokeSession(sessionId: string, reason: string, userId?: string): Promise<boolean> {
+    const rows = await this.db
+      .update(sessions)
+      .set({ revokedAt: new Date(), revokedReason: reason })
+      .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt), userId ? eq(sessions.userId, userId) : undefined))
+      .returning({ id: sessions.id });
+    return rows.length === 1;
+  }
+
+  async revokeUserSessions(userId: string, reason: string, exceptSessionId?: string): Promise<number> {
+    const rows = await this.db
+      .update(sessions)
+      .set({ revokedAt: new Date(), revokedReason: reason })
+      .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), exceptSessionId ? ne(sessions.id, exceptSessionId) : undefined))
+      .returning({ id: sessions.id });
+    return rows.length;
+  }
+
+  async listSessions(userId: string): Promise<SessionRow[]> {
+    return this.db
+      .select()
+      .from(sessions)
+      .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), sql`${sessions.expiresAt} > now()`))
+      .orderBy(desc(sessions.lastSeenAt));
+  }
+
+  async insertAuthToken(values: { purpose: AuthTokenRow['purpose']; tokenHash: string; userId?: string | null; expiresAt?: Date | null; createdBy?: string | null; metadata?: Record<string, unknown> }): Promise<AuthTokenRow> {
+    const [row] = await this.db.insert(authTokens).values(values).returning();
+    return row!;
+  }
+
+  async hasUnusedAuthToken(purpose: AuthTokenRow['purpose']): Promise<boolean> {
+    const [row] = await this.db
+      .select({ id: authTokens.id })
+      .from(authTokens)
+      .where(and(eq(authTokens.purpose, purpose), isNull(authTokens.usedAt), sql`(${authTokens.expiresAt} IS NULL OR ${authTokens.expiresAt} > now())`))
+      .limit(1);
+    return Boolean(row);
+  }
+
+  /** Marks a single-use token used and returns it, or nothing when it is unknown, used or expired. */
+  async consumeAuthToken(purpose: AuthTokenRow['purpose'], tokenHash: string): Promise<AuthTokenRow | undefined> {
+    const [row] = await this.db
+      .update(authTokens)
+      .set({ usedAt: new Date() })
+      .where(and(eq(authTokens.purpose, purpose), eq(authTokens.tokenHash, tokenHash), isNull(authTokens.usedAt), sql`(${authTokens.expiresAt} IS NULL OR ${authTokens.expiresAt} > now())`))
+      .returning();
+    return row;
+  }
+}

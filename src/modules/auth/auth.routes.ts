@@ -1,0 +1,183 @@
+import type { Request, Response } from 'express';
+import type { RequestHandler } from 'express';
+import { z } from '../../platform/zod';
+import type { ApiDocs } from '../../platform/openapi';
+import type { RateLimitOptions } from '../../platform/http/rate-limit';
+import { createRateLimiter } from '../../platform/http/rate-limit';
+import { validated } from '../../platform/http/validate';
+import { csrfTokenFor } from '../../platform/http/csrf';
+import { UnauthorizedError } from '../../platform/errors';
+import { AuditService } from '../../platform/audit/audit.service';
+import { toPublicUser, type AuthService, type IssuedTokens, type Principal } from './auth.service';
+import { cookieNames } from './auth.middleware';
+import * as dto from './auth.dto';
+
+export interface AuthRouteDeps {
+  service: AuthService;
+  requireAuth: RequestHandler;
+  csrfSecret: Buffer;
+  credentialLimit: Omit<RateLimitOptions, 'name'>;
+}
+
+const principal = (req: Request): Principal & { via: 'cookie' | 'bearer' } => req.principal!;
+const origin = AuditService.origin;
+
+function setAuthCookies(req: Request, res: Response, issued: IssuedTokens, sessionMaxAgeMs?: number) {
+  const names = cookieNames(req.secure);
+  const base = { httpOnly: true, sameSite: 'lax' as const, secure: req.secure, path: '/' };
+  res.cookie(names.access, issued.accessToken, { ...base, maxAge: issued.expiresIn * 1000 });
+  res.cookie(names.refresh, issued.refreshToken, { ...base, maxAge: sessionMaxAgeMs });
+}
+
+function clearAuthCookies(req: Request, res: Response) {
+  const names = cookieNames(req.secure);
+  const base = { httpOnly: true, sameSite: 'lax' as const, secure: req.secure, path: '/' };
+  res.clearCookie(names.access, base);
+  res.clearCookie(names.refresh, base);
+}
+
+const tokenBody = (issued: IssuedTokens) => ({ access_token: issued.accessToken, refresh_token: issued.refreshToken, token_type: 'Bearer' as const, expires_in: issued.expiresIn });
+
+export function authRoutes(docs: ApiDocs, deps: AuthRouteDeps & { sessionMaxAgeMs: number }) {
+  const { service, requireAuth } = deps;
+  const api = docs.router();
+  // A per-ip cap on the credential endpoints only (never me, refresh or csrf).
+  const credentials = createRateLimiter({ ...deps.credentialLimit, name: 'credentials', message: 'Too many sign-in attempts from this address. Try again later.' });
+  const tags = ['auth'];
+  const errors = { 400: { description: 'Invalid input' }, 401: { description: 'Not signed in or bad credentials' }, 429: { description: 'Throttled' } };
+
+  api.route(
+    { method: 'post', path: '/api/auth/login', summary: 'Sign in (browser): sets httpOnly cookies, answers with the user', tags, request: { body: dto.LoginBody }, responses: { 200: { description: 'Signed in', schema: dto.UserResponse }, ...errors } },
+    credentials,
+    async (req, res) => {
+      const { body } = validated<{ body: typeof dto.LoginBody }>(req);
+      const issued = await service.login(body.email, body.password, origin(req));
+      setAuthCookies(req, res, issued, deps.sessionMaxAgeMs);
+      res.json({ user: issued.user });
+    },
+  );
+
+  api.route(
+    { method: 'post', path: '/api/auth/token', summary: 'Sign in (programs): answers with an access and a refresh token', tags, request: { body: dto.LoginBody }, responses: { 200: { description: 'Tokens', schema: dto.TokenResponse }, ...errors } },
+    credentials,
+    async (req, res) => {
+      const { body } = validated<{ body: typeof dto.LoginBody }>(req);
+      res.setHeader('Cache-Control', 'no-store');
+      res.json(tokenBody(await service.login(body.email, body.password, origin(req))));
+    },
+  );
+
+  api.route(
+    {
+      method: 'post',
+      path: '/api/auth/refresh',
+      summary: 'Rotate the refresh token: from the cookie (answers with cookies) or from the body (answers in JSON)',
+      tags,
+      request: { body: dto.RefreshBody },
+      responses: { 200: { description: 'New tokens (JSON) or the user (cookies)', schema: z.union([dto.TokenResponse, dto.UserResponse]) }, ...errors },
+    },
+    async (req, res) => {
+      const { body } = validated<{ body: typeof dto.RefreshBody }>(req);
+      res.setHeader('Cache-Control', 'no-store');
+      if (body.refresh_token) {
+        res.json(tokenBody(await service.refresh(body.refresh_token, origin(req))));
+        return;
+      }
+      const cookie = (req.cookies as Record<string, string> | undefined)?.[cookieNames(req.secure).refresh];
+      if (!cookie) throw new UnauthorizedError('invalid-refresh-token', 'No refresh token was sent. Sign in again.');
+      try {
+        const issued = await service.refresh(cookie, origin(req));
+        setAuthCookies(req, res, issued, deps.sessionMaxAgeMs);
+        res.json({ user: issued.user });
+      } catch (err) {
+        clearAuthCookies(req, res);
+        throw err;
+      }
+    },
+  );
+
+  api.route(
+    { method: 'post', path: '/api/auth/logout', summary: 'End this session', tags, security: ['cookie', 'bearer'], responses: { 204: { description: 'Signed out' }, 401: errors[401] } },
+    requireAuth,
+    async (req, res) => {
+      await service.logout(principal(req), origin(req));
+      clearAuthCookies(req, res);
+      res.status(204).end();
+    },
+  );
+
+  api.route(
+    { method: 'get', path: '/api/auth/me', summary: 'The signed-in user', tags, security: ['cookie', 'bearer'], responses: { 200: { description: 'The user', schema: dto.UserResponse }, 401: errors[401] } },
+    requireAuth,
+    (req, res) => {
+      res.json({ user: toPublicUser(principal(req).user) });
+    },
+  );
+
+  api.route(
+    { method: 'get', path: '/api/auth/sessions', summary: "The signed-in user's active sessions", tags, security: ['cookie', 'bearer'], responses: { 200: { description: 'Sessions', schema: dto.SessionsResponse }, 401: errors[401] } },
+    requireAuth,
+    async (req, res) => {
+      res.json({ sessions: await service.listSessions(principal(req)) });
+    },
+  );
+
+  api.route(
+    { method: 'delete', path: '/api/auth/sessions/:id', summary: 'End one of your sessions', tags, security: ['cookie', 'bearer'], request: { params: dto.SessionParams }, responses: { 204: { description: 'Ended' }, 404: { description: 'No such session of yours' }, 401: errors[401] } },
+    requireAuth,
+    async (req, res) => {
+      const { params } = validated<{ params: typeof dto.SessionParams }>(req);
+      await service.revokeSession(principal(req), params.id, origin(req));
+      res.status(204).end();
+    },
+  );
+
+  api.route(
+    { method: 'put', path: '/api/auth/password', summary: 'Change your password (ends your other sessions)', tags, security: ['cookie', 'bearer'], request: { body: dto.PasswordChangeBody }, responses: { 200: { description: 'Changed', schema: z.object({ revokedSessions: z.number() }) }, ...errors } },
+    requireAuth,
+    credentials,
+    async (req, res) => {
+      const { body } = validated<{ body: typeof dto.PasswordChangeBody }>(req);
+      res.json(await service.changePassword(principal(req), body.currentPassword, body.newPassword, origin(req)));
+    },
+  );
+
+  api.route(
+    { method: 'get', path: '/api/auth/csrf', summary: 'The CSRF token for cookie-authenticated writes (send it as X-CSRF-Token)', tags, security: ['cookie', 'bearer'], responses: { 200: { description: 'Token (null for bearer callers, who need none)', schema: dto.CsrfResponse }, 401: errors[401] } },
+    requireAuth,
+    (req, res) => {
+      const p = principal(req);
+      res.setHeader('Cache-Control', 'no-store');
+      res.json({ csrfToken: p.via === 'cookie' ? csrfTokenFor(deps.csrfSecret, p.sessionId) : null });
+    },
+  );
+
+  api.route(
+    { method: 'post', path: '/api/auth/register', summary: 'Create an account (only when ALLOW_SIGNUP=true)', tags, request: { body: dto.RegisterBody }, responses: { 201: { description: 'Created', schema: dto.UserResponse }, 403: { description: 'Sign-up is closed' }, 409: { description: 'Email taken' }, ...errors } },
+    credentials,
+    async (req, res) => {
+      const { body } = validated<{ body: typeof dto.RegisterBody }>(req);
+      res.status(201).json({ user: await service.register(body, origin(req)) });
+    },
+  );
+
+  api.route(
+    { method: 'get', path: '/api/auth/setup', summary: 'Whether the instance still needs its first admin', tags, responses: { 200: { description: 'Status', schema: dto.SetupStatusResponse } } },
+    async (_req, res) => {
+      res.json({ setupRequired: await service.setupRequired() });
+    },
+  );
+
+  api.route(
+    { method: 'post', path: '/api/auth/setup', summary: 'Create the first admin with the one-time link printed in the server log', tags, request: { body: dto.SetupBody }, responses: { 201: { description: 'Admin created and signed in', schema: dto.UserResponse }, 403: { description: 'Bad or used link' }, 409: { description: 'An admin already exists' }, ...errors } },
+    credentials,
+    async (req, res) => {
+      const { body } = validated<{ body: typeof dto.SetupBody }>(req);
+      const issued = await service.completeSetup(body, origin(req));
+      setAuthCookies(req, res, issued, deps.sessionMaxAgeMs);
+      res.status(201).json({ user: issued.user });
+    },
+  );
+
+  return api.router;
+}

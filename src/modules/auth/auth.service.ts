@@ -1,0 +1,262 @@
+import { AppError, BadRequestError, ConflictError, ForbiddenError, NotFoundError, TooManyRequestsError, UnauthorizedError } from '../../platform/errors';
+import type { AuditService } from '../../platform/audit/audit.service';
+import type { Logger } from '../../platform/logger';
+import type { AuthRepository, SessionRow, UserRow } from './auth.repository';
+import { AccessTokens, ACCESS_TOKEN_TTL_SECONDS, hashToken, InvalidTokenError, newOpaqueToken } from './auth.tokens';
+import { passwordProblems, type PasswordHasher } from './auth.passwords';
+import type { LoginThrottle } from './auth.throttle';
+
+export interface Origin {
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export interface PublicUser {
+  id: string;
+  email: string;
+  name: string;
+  role: 'admin' | 'member';
+  status: 'active' | 'disabled';
+  emailVerified: boolean;
+  twoFactorEnabled: boolean;
+  createdAt: string;
+}
+
+export interface Principal {
+  user: UserRow;
+  sessionId: string;
+}
+
+export interface IssuedTokens {
+  user: PublicUser;
+  sessionId: string;
+  accessToken: string;
+  refreshToken: string;
+  expiresIn: number;
+}
+
+export interface AuthSettings {
+  sessionMaxAgeMs: number;
+  sessionIdleMs: number;
+  allowSignup: boolean;
+  publicUrl: string;
+  admin: { email?: string; password?: string };
+}
+
+const INVALID_CREDENTIALS = 'Email or password is wrong.';
+// Writes to last_seen_at at most this often per session.
+const TOUCH_EVERY_MS = 60_000;
+
+export const toPublicUser = (u: UserRow): PublicUser => ({
+  id: u.id,
+  email: u.email,
+  name: u.name,
+  role: u.role,
+  status: u.status,
+  emailVerified: u.emailVerified,
+  twoFactorEnabled: Boolean(u.totpEnabledAt),
+  createdAt: u.createdAt.toISOString(),
+});
+
+class PasswordPolicyError extends AppError {
+  constructor(field: string, problems: string[]) {
+    super(400, 'weak-password', `The password ${problems.join('; ')}.`, [{ field, message: problems.join('; ') }]);
+  }
+}
+
+export class AuthService {
+  constructor(
+    private readonly repo: AuthRepository,
+    private readonly hasher: PasswordHasher,
+    readonly tokens: AccessTokens,
+    private readonly audit: AuditService,
+    private readonly throttle: LoginThrottle,
+    private readonly settings: AuthSettings,
+    private readonly logger: Logger,
+  ) {}
+
+  private assertPassword(password: string, email: string, field = 'body.password') {
+    const problems = passwordProblems(password, email);
+    if (problems.length) throw new PasswordPolicyError(field, problems);
+  }
+
+  private async issue(user: UserRow, origin: Origin): Promise<IssuedTokens> {
+    const { session, refreshToken } = await this.repo.transaction(async (repo) => {
+      const session = await repo.insertSession({ userId: user.id, ip: origin.ip, userAgent: origin.userAgent, expiresAt: new Date(Date.now() + this.settings.sessionMaxAgeMs) });
+      const refreshToken = newOpaqueToken();
+      await repo.insertRefreshToken({ sessionId: session.id, familyId: session.id, tokenHash: hashToken(refreshToken), expiresAt: session.expiresAt });
+      return { session, refreshToken };
+    });
+    return { user: toPublicUser(user), sessionId: session.id, accessToken: this.tokens.sign(user.id, session.id), refreshToken, expiresIn: ACCESS_TOKEN_TTL_SECONDS };
+  }
+
+  /** Sign-in with email and password; the same path (and message) whatever is wrong. */
+  async login(email: string, password: string, origin: Origin): Promise<IssuedTokens> {
+    const ip = origin.ip ?? 'unknown';
+    const lock = await this.throttle.locked(email, ip);
+    if (lock) {
+      await this.audit.record({ action: 'auth.login.locked', targetType: 'email', targetId: email.toLowerCase(), metadata: { scope: lock.scope }, ...origin });
+      throw new TooManyRequestsError('login-locked', `Too many failed sign-ins. Try again in ${Math.ceil(lock.retryAfterSeconds / 60)} minute(s).`, lock.retryAfterSeconds);
+    }
+    const user = await this.repo.findUserByEmail(email);
+    const passwordOk = await this.hasher.verify(password, user?.passwordHash);
+    if (!user || !passwordOk || user.status !== 'active') {
+      const reason = !user ? 'unknown-email' : !passwordOk ? 'wrong-password' : 'disabled';
+      const locked = await this.throttle.failed(email, ip);
+      await this.audit.record({ action: 'auth.login.failure', actorUserId: null, targetType: 'user', targetId: user?.id ?? email.toLowerCase(), metadata: { reason }, ...origin });
+      if (locked) {
+        await this.audit.record({ action: 'auth.login.lockout', targetType: 'user', targetId: user?.id ?? email.toLowerCase(), metadata: { scope: locked }, ...origin });
+        if (locked === 'account') this.logger.error('security.alert.account-locked', { userId: user?.id, note: 'an account reached 100 failed sign-ins within an hour' });
+      }
+      throw new UnauthorizedError('invalid-credentials', INVALID_CREDENTIALS);
+    }
+    await this.throttle.succeeded(email, ip);
+    const issued = await this.issue(user, origin);
+    await this.audit.record({ action: 'auth.login.success', actorUserId: user.id, targetType: 'session', targetId: issued.sessionId, ...origin });
+    return issued;
+  }
+
+  /** Rotates a refresh token. A spent token presented again revokes its whole family (the session). */
+  async refresh(refreshToken: string, origin: Origin): Promise<IssuedTokens> {
+    const found = await this.repo.findRefreshToken(hashToken(refreshToken));
+    if (!found) throw new UnauthorizedError('invalid-refresh-token', 'The refresh token is not valid. Sign in again.');
+    const { token, session, user } = found;
+    const replay = async () => {
+      await this.repo.revokeSession(session.id, 'refresh-token-reuse');
+      await this.audit.record({ action: 'auth.refresh.reuse', actorUserId: user.id, targetType: 'session', targetId: session.id, metadata: { familyId: token.familyId }, ...origin });
+      this.logger.warn('auth.refresh.reuse', { userId: user.id, sessionId: session.id });
+      return new UnauthorizedError('refresh-token-reused', 'This refresh token was already used; the session has been ended for safety. Sign in again.');
+    };
+    if (token.usedAt) throw await replay();
+    this.assertSessionUsable(session, user);
+    if (token.expiresAt.getTime() <= Date.now()) throw new UnauthorizedError('invalid-refresh-token', 'The refresh token has expired. Sign in again.');
+    const next = newOpaqueToken();
+    const spent = await this.repo.transaction(async (repo) => {
+      if (!(await repo.spendRefreshToken(token.id))) return false;
+      await repo.insertRefreshToken({ sessionId: session.id, familyId: token.familyId, tokenHash: hashToken(next), expiresAt: session.expiresAt });
+      await repo.touchSession(session.id, new Date());
+      return true;
+    });
+    // Lost a race with another use of the same token: that is a reuse too.
+    if (!spent) throw await replay();
+    return { user: toPublicUser(user), sessionId: session.id, accessToken: this.tokens.sign(user.id, session.id), refreshToken: next, expiresIn: ACCESS_TOKEN_TTL_SECONDS };
+  }
+
+  private assertSessionUsable(session: SessionRow, user: UserRow): void {
+    const now = Date.now();
+    if (session.revokedAt) throw new UnauthorizedError('session-revoked', 'This session has ended. Sign in again.');
+    if (session.expiresAt.getTime() <= now) throw new UnauthorizedError('session-expired', 'This session has expired. Sign in again.');
+    if (session.lastSeenAt.getTime() + this.settings.sessionIdleMs <= now) throw new UnauthorizedError('session-expired', 'This session was idle too long. Sign in again.');
+    if (user.status !== 'active') throw new UnauthorizedError('account-disabled', 'This account is disabled.');
+  }
+
+  /** Resolves an access token to a live session of an active user (checked on every request). */
+  async principalFromClaims(claims: { sub: string; sid: string }): Promise<Principal> {
+    const found = await this.repo.sessionWithUser(claims.sid);
+    if (!found || found.user.id !== claims.sub) throw new UnauthorizedError('invalid-token', 'The access token is not valid.');
+    this.assertSessionUsable(found.session, found.user);
+    if (Date.now() - found.session.lastSeenAt.getTime() > TOUCH_EVERY_MS) await this.repo.touchSession(found.session.id, new Date());
+    return { user: found.user, sessionId: found.session.id };
+  }
+
+  /** Verifies an access JWT and resolves it; InvalidTokenError becomes a 401. */
+  async principalFromToken(token: string): Promise<Principal> {
+    try {
+      return await this.principalFromClaims(this.tokens.verify(token));
+    } catch (err) {
+      if (err instanceof InvalidTokenError) throw new UnauthorizedError('invalid-token', 'The access token is not valid or has expired.');
+      throw err;
+    }
+  }
+
+  async logout(p: Principal, origin: Origin): Promise<void> {
+    await this.repo.revokeSession(p.sessionId, 'logout');
+    await this.audit.record({ action: 'auth.logout', actorUserId: p.user.id, targetType: 'session', targetId: p.sessionId, ...origin });
+  }
+
+  async listSessions(p: Principal) {
+    const rows = await this.repo.listSessions(p.user.id);
+    return rows.map((s) => ({
+      id: s.id,
+      current: s.id === p.sessionId,
+      ip: s.ip,
+      userAgent: s.userAgent,
+      createdAt: s.createdAt.toISOString(),
+      lastSeenAt: s.lastSeenAt.toISOString(),
+      expiresAt: s.expiresAt.toISOString(),
+    }));
+  }
+
+  async revokeSession(p: Principal, sessionId: string, origin: Origin): Promise<void> {
+    // Someone else's session id answers exactly like an unknown one.
+    if (!(await this.repo.revokeSession(sessionId, 'revoked-by-user', p.user.id))) throw new NotFoundError('session-not-found', 'No such session.');
+    await this.audit.record({ action: 'auth.session.revoke', actorUserId: p.user.id, targetType: 'session', targetId: sessionId, ...origin });
+  }
+
+  async changePassword(p: Principal, currentPassword: string, newPassword: string, origin: Origin): Promise<{ revokedSessions: number }> {
+    if (!(await this.hasher.verify(currentPassword, p.user.passwordHash))) {
+      await this.audit.record({ action: 'auth.password.change-failed', actorUserId: p.user.id, targetType: 'user', targetId: p.user.id, ...origin });
+      throw new BadRequestError('wrong-password', 'The current password is wrong.', [{ field: 'body.currentPassword', message: 'is wrong' }]);
+    }
+    this.assertPassword(newPassword, p.user.email, 'body.newPassword');
+    const hash = await this.hasher.hash(newPassword);
+    const revoked = await this.repo.transaction(async (repo) => {
+      await repo.setPassword(p.user.id, hash);
+      return repo.revokeUserSessions(p.user.id, 'password-changed', p.sessionId);
+    });
+    await this.audit.record({ action: 'auth.password.change', actorUserId: p.user.id, targetType: 'user', targetId: p.user.id, metadata: { revokedSessions: revoked }, ...origin });
+    return { revokedSessions: revoked };
+  }
+
+  async register(input: { email: string; name: string; password: string }, origin: Origin): Promise<PublicUser> {
+    if (!this.settings.allowSignup) throw new ForbiddenError('signup-disabled', 'Sign-up is closed on this instance. Ask an admin for an invitation.');
+    this.assertPassword(input.password, input.email);
+    if (await this.repo.findUserByEmail(input.email)) throw new ConflictError('email-taken', 'An account with this email already exists.');
+    const user = await this.repo.insertUser({ email: input.email.trim(), name: input.name.trim(), role: 'member', passwordHash: await this.hasher.hash(input.password), emailVerified: false });
+    await this.audit.record({ action: 'user.create', actorUserId: user.id, targetType: 'user', targetId: user.id, metadata: { via: 'signup' }, ...origin });
+    return toPublicUser(user);
+  }
+
+  // ---- first admin -------------------------------------------------------------------------
+
+  async setupRequired(): Promise<boolean> {
+    return (await this.repo.countAdmins()) === 0;
+  }
+
+  /**
+   * On start: when no admin exists, create one from ADMIN_EMAIL/ADMIN_PASSWORD, or else print a
+   * one-time setup link (valid until used) so that only whoever reads the server log can claim it.
+   */
+  async bootstrap(): Promise<{ created?: PublicUser; setupLink?: string }> {
+    if (!(await this.setupRequired())) return {};
+    const { email, password } = this.settings.admin;
+    if (email && password) {
+      const problems = passwordProblems(password, email);
+      if (problems.length) {
+        this.logger.error('auth.bootstrap.weak-password', { note: `ADMIN_PASSWORD ${problems.join('; ')}; no admin was created` });
+        return {};
+      }
+      const user = await this.repo.insertUser({ email, name: 'Administrator', role: 'admin', passwordHash: await this.hasher.hash(password), emailVerified: true });
+      await this.audit.record({ action: 'user.create', actorType: 'system', targetType: 'user', targetId: user.id, metadata: { via: 'ADMIN_EMAIL', role: 'admin' } });
+      this.logger.info('auth.bootstrap.admin-created', { userId: user.id });
+      return { created: toPublicUser(user) };
+    }
+    const token = newOpaqueToken();
+    await this.repo.insertAuthToken({ purpose: 'setup', tokenHash: hashToken(token) });
+    const setupLink = `${this.settings.publicUrl}/setup?token=${token}`;
+    this.logger.warn('auth.setup.link', { setupLink, note: 'No admin exists yet. Open this link to create the first admin; it works once.' });
+    return { setupLink };
+  }
+
+  async completeSetup(input: { token: string; email: string; name: string; password: string }, origin: Origin): Promise<IssuedTokens> {
+    this.assertPassword(input.password, input.email);
+    const hash = await this.hasher.hash(input.password);
+    const user = await this.repo.transaction(async (repo) => {
+      if ((await repo.countAdmins()) > 0) throw new ConflictError('setup-complete', 'This instance already has an admin. Sign in instead.');
+      if (!(await repo.consumeAuthToken('setup', hashToken(input.token)))) throw new ForbiddenError('setup-token-invalid', 'The setup link is not valid (or was already used). Restart the server to get a new one.');
+      return repo.insertUser({ email: input.email.trim(), name: input.name.trim(), role: 'admin', passwordHash: hash, emailVerified: false });
+    });
+    await this.audit.record({ action: 'user.create', actorUserId: user.id, targetType: 'user', targetId: user.id, metadata: { via: 'setup-link', role: 'admin' }, ...origin });
+    return this.issue(user, origin);
+  }
+}

@@ -1,0 +1,55 @@
+import type { Config } from '../../config';
+import type { Db } from '../../platform/db/client';
+import type { Logger } from '../../platform/logger';
+import type { RedisClient } from '../../platform/redis';
+import type { ApiDocs } from '../../platform/openapi';
+import { AuditService } from '../../platform/audit/audit.service';
+import { csrfSecretFrom } from '../../platform/http/csrf';
+import { AuthRepository } from './auth.repository';
+import { AuthService } from './auth.service';
+import { PasswordHasher } from './auth.passwords';
+import { AccessTokens } from './auth.tokens';
+import { LoginThrottle } from './auth.throttle';
+import { createAuthenticator } from './auth.middleware';
+import { authRoutes } from './auth.routes';
+
+export type { Principal, PublicUser } from './auth.service';
+export { passwordProblems } from './auth.passwords';
+
+export interface AuthModuleDeps {
+  config: Config;
+  db: Db;
+  redis?: RedisClient;
+  logger: Logger;
+  audit: AuditService;
+}
+
+/** Builds the auth module: its service, its routes and the middleware other modules use. */
+export function createAuthModule(deps: AuthModuleDeps) {
+  const { config } = deps;
+  const tokens = new AccessTokens(config.secrets.jwtSecret, config.publicUrl, config.secrets.jwtPreviousSecret);
+  const service = new AuthService(
+    new AuthRepository(deps.db),
+    new PasswordHasher(config.bcryptCost),
+    tokens,
+    deps.audit,
+    new LoginThrottle(deps.redis),
+    { ...config.auth, publicUrl: config.publicUrl, admin: config.admin },
+    deps.logger,
+  );
+  const middleware = createAuthenticator(service);
+  return {
+    service,
+    ...middleware,
+    routes: (docs: ApiDocs) =>
+      authRoutes(docs, {
+        service,
+        requireAuth: middleware.requireAuth,
+        csrfSecret: csrfSecretFrom(config.secrets.jwtSecret),
+        sessionMaxAgeMs: config.auth.sessionMaxAgeMs,
+        credentialLimit: { windowMs: 15 * 60_000, limit: config.limits.credentialRateLimitMax, redis: deps.redis },
+      }),
+  };
+}
+
+export type AuthModule = ReturnType<typeof createAuthModule>;
