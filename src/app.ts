@@ -57,6 +57,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
   const app = express();
   const audit = new AuditService(deps.database.db, logger);
   const auth = createAuthModule({ config, db: deps.database.db, redis: deps.redis, logger, audit });
+  docs.guards = { member: auth.requireAuth, admin: auth.requireRole('admin') };
 
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
@@ -74,6 +75,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
   metricsApi.route(
     {
       method: 'get',
+      access: 'public',
       path: '/metrics',
       summary: 'Prometheus metrics (bearer METRICS_TOKEN; off when unset)',
       tags: ['health'],
@@ -101,6 +103,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
   docsApi.route(
     {
       method: 'get',
+      access: 'public',
       path: '/api/openapi.json',
       summary: 'This OpenAPI 3.1 document',
       tags: ['meta'],

@@ -1,5 +1,4 @@
 import type { Request, Response } from 'express';
-import type { RequestHandler } from 'express';
 import { z } from '../../platform/zod';
 import type { ApiDocs } from '../../platform/openapi';
 import type { RateLimitOptions } from '../../platform/http/rate-limit';
@@ -14,7 +13,6 @@ import * as dto from './auth.dto';
 
 export interface AuthRouteDeps {
   service: AuthService;
-  requireAuth: RequestHandler;
   csrfSecret: Buffer;
   credentialLimit: Omit<RateLimitOptions, 'name'>;
 }
@@ -39,7 +37,7 @@ function clearAuthCookies(req: Request, res: Response) {
 const tokenBody = (issued: IssuedTokens) => ({ access_token: issued.accessToken, refresh_token: issued.refreshToken, token_type: 'Bearer' as const, expires_in: issued.expiresIn });
 
 export function authRoutes(docs: ApiDocs, deps: AuthRouteDeps & { sessionMaxAgeMs: number }) {
-  const { service, requireAuth } = deps;
+  const { service } = deps;
   const api = docs.router();
   // A per-ip cap on the credential endpoints only (never me, refresh or csrf).
   const credentials = createRateLimiter({ ...deps.credentialLimit, name: 'credentials', message: 'Too many sign-in attempts from this address. Try again later.' });
@@ -47,7 +45,7 @@ export function authRoutes(docs: ApiDocs, deps: AuthRouteDeps & { sessionMaxAgeM
   const errors = { 400: { description: 'Invalid input' }, 401: { description: 'Not signed in or bad credentials' }, 429: { description: 'Throttled' } };
 
   api.route(
-    { method: 'post', path: '/api/auth/login', summary: 'Sign in (browser): sets httpOnly cookies, answers with the user', tags, request: { body: dto.LoginBody }, responses: { 200: { description: 'Signed in', schema: dto.UserResponse }, ...errors } },
+    { access: 'public', method: 'post', path: '/api/auth/login', summary: 'Sign in (browser): sets httpOnly cookies, answers with the user', tags, request: { body: dto.LoginBody }, responses: { 200: { description: 'Signed in', schema: dto.UserResponse }, ...errors } },
     credentials,
     async (req, res) => {
       const { body } = validated<{ body: typeof dto.LoginBody }>(req);
@@ -58,7 +56,7 @@ export function authRoutes(docs: ApiDocs, deps: AuthRouteDeps & { sessionMaxAgeM
   );
 
   api.route(
-    { method: 'post', path: '/api/auth/token', summary: 'Sign in (programs): answers with an access and a refresh token', tags, request: { body: dto.LoginBody }, responses: { 200: { description: 'Tokens', schema: dto.TokenResponse }, ...errors } },
+    { access: 'public', method: 'post', path: '/api/auth/token', summary: 'Sign in (programs): answers with an access and a refresh token', tags, request: { body: dto.LoginBody }, responses: { 200: { description: 'Tokens', schema: dto.TokenResponse }, ...errors } },
     credentials,
     async (req, res) => {
       const { body } = validated<{ body: typeof dto.LoginBody }>(req);
@@ -69,6 +67,7 @@ export function authRoutes(docs: ApiDocs, deps: AuthRouteDeps & { sessionMaxAgeM
 
   api.route(
     {
+      access: 'public',
       method: 'post',
       path: '/api/auth/refresh',
       summary: 'Rotate the refresh token: from the cookie (answers with cookies) or from the body (answers in JSON)',
@@ -97,8 +96,7 @@ export function authRoutes(docs: ApiDocs, deps: AuthRouteDeps & { sessionMaxAgeM
   );
 
   api.route(
-    { method: 'post', path: '/api/auth/logout', summary: 'End this session', tags, security: ['cookie', 'bearer'], responses: { 204: { description: 'Signed out' }, 401: errors[401] } },
-    requireAuth,
+    { access: 'member', method: 'post', path: '/api/auth/logout', summary: 'End this session', tags, responses: { 204: { description: 'Signed out' }, 401: errors[401] } },
     async (req, res) => {
       await service.logout(principal(req), origin(req));
       clearAuthCookies(req, res);
@@ -107,24 +105,21 @@ export function authRoutes(docs: ApiDocs, deps: AuthRouteDeps & { sessionMaxAgeM
   );
 
   api.route(
-    { method: 'get', path: '/api/auth/me', summary: 'The signed-in user', tags, security: ['cookie', 'bearer'], responses: { 200: { description: 'The user', schema: dto.UserResponse }, 401: errors[401] } },
-    requireAuth,
+    { access: 'member', method: 'get', path: '/api/auth/me', summary: 'The signed-in user', tags, responses: { 200: { description: 'The user', schema: dto.UserResponse }, 401: errors[401] } },
     (req, res) => {
       res.json({ user: toPublicUser(principal(req).user) });
     },
   );
 
   api.route(
-    { method: 'get', path: '/api/auth/sessions', summary: "The signed-in user's active sessions", tags, security: ['cookie', 'bearer'], responses: { 200: { description: 'Sessions', schema: dto.SessionsResponse }, 401: errors[401] } },
-    requireAuth,
+    { access: 'member', method: 'get', path: '/api/auth/sessions', summary: "The signed-in user's active sessions", tags, responses: { 200: { description: 'Sessions', schema: dto.SessionsResponse }, 401: errors[401] } },
     async (req, res) => {
       res.json({ sessions: await service.listSessions(principal(req)) });
     },
   );
 
   api.route(
-    { method: 'delete', path: '/api/auth/sessions/:id', summary: 'End one of your sessions', tags, security: ['cookie', 'bearer'], request: { params: dto.SessionParams }, responses: { 204: { description: 'Ended' }, 404: { description: 'No such session of yours' }, 401: errors[401] } },
-    requireAuth,
+    { access: 'member', method: 'delete', path: '/api/auth/sessions/:id', summary: 'End one of your sessions', tags, request: { params: dto.SessionParams }, responses: { 204: { description: 'Ended' }, 404: { description: 'No such session of yours' }, 401: errors[401] } },
     async (req, res) => {
       const { params } = validated<{ params: typeof dto.SessionParams }>(req);
       await service.revokeSession(principal(req), params.id, origin(req));
@@ -133,8 +128,7 @@ export function authRoutes(docs: ApiDocs, deps: AuthRouteDeps & { sessionMaxAgeM
   );
 
   api.route(
-    { method: 'put', path: '/api/auth/password', summary: 'Change your password (ends your other sessions)', tags, security: ['cookie', 'bearer'], request: { body: dto.PasswordChangeBody }, responses: { 200: { description: 'Changed', schema: z.object({ revokedSessions: z.number() }) }, ...errors } },
-    requireAuth,
+    { access: 'member', method: 'put', path: '/api/auth/password', summary: 'Change your password (ends your other sessions)', tags, request: { body: dto.PasswordChangeBody }, responses: { 200: { description: 'Changed', schema: z.object({ revokedSessions: z.number() }) }, ...errors } },
     credentials,
     async (req, res) => {
       const { body } = validated<{ body: typeof dto.PasswordChangeBody }>(req);
@@ -143,8 +137,7 @@ export function authRoutes(docs: ApiDocs, deps: AuthRouteDeps & { sessionMaxAgeM
   );
 
   api.route(
-    { method: 'get', path: '/api/auth/csrf', summary: 'The CSRF token for cookie-authenticated writes (send it as X-CSRF-Token)', tags, security: ['cookie', 'bearer'], responses: { 200: { description: 'Token (null for bearer callers, who need none)', schema: dto.CsrfResponse }, 401: errors[401] } },
-    requireAuth,
+    { access: 'member', method: 'get', path: '/api/auth/csrf', summary: 'The CSRF token for cookie-authenticated writes (send it as X-CSRF-Token)', tags, responses: { 200: { description: 'Token (null for bearer callers, who need none)', schema: dto.CsrfResponse }, 401: errors[401] } },
     (req, res) => {
       const p = principal(req);
       res.setHeader('Cache-Control', 'no-store');
@@ -153,7 +146,7 @@ export function authRoutes(docs: ApiDocs, deps: AuthRouteDeps & { sessionMaxAgeM
   );
 
   api.route(
-    { method: 'post', path: '/api/auth/register', summary: 'Create an account (only when ALLOW_SIGNUP=true)', tags, request: { body: dto.RegisterBody }, responses: { 201: { description: 'Created', schema: dto.UserResponse }, 403: { description: 'Sign-up is closed' }, 409: { description: 'Email taken' }, ...errors } },
+    { access: 'public', method: 'post', path: '/api/auth/register', summary: 'Create an account (only when ALLOW_SIGNUP=true)', tags, request: { body: dto.RegisterBody }, responses: { 201: { description: 'Created', schema: dto.UserResponse }, 403: { description: 'Sign-up is closed' }, 409: { description: 'Email taken' }, ...errors } },
     credentials,
     async (req, res) => {
       const { body } = validated<{ body: typeof dto.RegisterBody }>(req);
@@ -162,14 +155,14 @@ export function authRoutes(docs: ApiDocs, deps: AuthRouteDeps & { sessionMaxAgeM
   );
 
   api.route(
-    { method: 'get', path: '/api/auth/setup', summary: 'Whether the instance still needs its first admin', tags, responses: { 200: { description: 'Status', schema: dto.SetupStatusResponse } } },
+    { access: 'public', method: 'get', path: '/api/auth/setup', summary: 'Whether the instance still needs its first admin', tags, responses: { 200: { description: 'Status', schema: dto.SetupStatusResponse } } },
     async (_req, res) => {
       res.json({ setupRequired: await service.setupRequired() });
     },
   );
 
   api.route(
-    { method: 'post', path: '/api/auth/setup', summary: 'Create the first admin with the one-time link printed in the server log', tags, request: { body: dto.SetupBody }, responses: { 201: { description: 'Admin created and signed in', schema: dto.UserResponse }, 403: { description: 'Bad or used link' }, 409: { description: 'An admin already exists' }, ...errors } },
+    { access: 'public', method: 'post', path: '/api/auth/setup', summary: 'Create the first admin with the one-time link printed in the server log', tags, request: { body: dto.SetupBody }, responses: { 201: { description: 'Admin created and signed in', schema: dto.UserResponse }, 403: { description: 'Bad or used link' }, 409: { description: 'An admin already exists' }, ...errors } },
     credentials,
     async (req, res) => {
       const { body } = validated<{ body: typeof dto.SetupBody }>(req);

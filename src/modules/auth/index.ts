@@ -41,10 +41,10 @@ export function createAuthModule(deps: AuthModuleDeps) {
   return {
     service,
     ...middleware,
+    /** Installs the access guards on the docs' routers, then builds the auth routes. */
     routes: (docs: ApiDocs) =>
       authRoutes(docs, {
         service,
-        requireAuth: middleware.requireAuth,
         csrfSecret: csrfSecretFrom(config.secrets.jwtSecret),
         sessionMaxAgeMs: config.auth.sessionMaxAgeMs,
         credentialLimit: { windowMs: 15 * 60_000, limit: config.limits.credentialRateLimitMax, redis: deps.redis },

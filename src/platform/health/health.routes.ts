@@ -50,6 +50,7 @@ export function healthRoutes(docs: ApiDocs, deps: HealthDeps) {
   api.route(
     {
       method: 'get',
+      access: 'public',
       path: '/health/live',
       summary: 'Liveness: the process is up and its event loop answers',
       tags: ['health'],
@@ -62,6 +63,7 @@ export function healthRoutes(docs: ApiDocs, deps: HealthDeps) {
   api.route(
     {
       method: 'get',
+      access: 'public',
       path: '/health/ready',
       summary: 'Readiness: database, Redis (when configured) and migrations',
       tags: ['health'],

@@ -18,6 +18,7 @@ export function diagnosticsRoutes(docs: ApiDocs) {
   api.route(
     {
       method: 'get',
+      access: 'public',
       path: '/api/diagnostics/stream',
       summary: 'Server-sent events: `events` ticks, `intervalMs` apart',
       tags: ['diagnostics'],
@@ -46,6 +47,7 @@ export function diagnosticsRoutes(docs: ApiDocs) {
   api.route(
     {
       method: 'get',
+      access: 'public',
       path: '/api/diagnostics/slow',
       summary: 'Answers after `ms` milliseconds',
       tags: ['diagnostics'],
@@ -61,6 +63,7 @@ export function diagnosticsRoutes(docs: ApiDocs) {
   api.route(
     {
       method: 'get',
+      access: 'public',
       path: '/api/diagnostics/error',
       summary: 'Fails with an unexpected error (500)',
       tags: ['diagnostics'],

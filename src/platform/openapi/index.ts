@@ -13,8 +13,12 @@ export interface ResponseDef {
   contentType?: string;
 }
 
+/** Who may call a route; the router enforces it before validating input. */
+export type Access = 'public' | 'member' | 'admin';
+
 export interface RouteDef {
   method: HttpMethod;
+  access: Access;
   /** Full Express path, e.g. `/api/knowledge-bases/:id`. */
   path: string;
   summary: string;
@@ -43,6 +47,8 @@ export const toOpenApiPath = (path: string): string => path.replace(/:([A-Za-z0-
  */
 export class ApiDocs {
   readonly registry = new OpenAPIRegistry();
+  /** Set by the auth module: the middleware that enforces `member` and `admin` access. */
+  guards?: Record<Exclude<Access, 'public'>, RequestHandler>;
 
   constructor() {
     this.registry.register('Error', ErrorBodySchema);
@@ -69,7 +75,7 @@ export class ApiDocs {
       path: toOpenApiPath(def.path),
       summary: def.summary,
       tags: def.tags,
-      security: def.security?.map((s) => ({ [s]: [] })),
+      security: (def.security ?? (def.access === 'public' ? [] : ['cookie', 'bearer'])).map((s) => ({ [s]: [] })),
       request: {
         params: def.request?.params,
         query: def.request?.query,
@@ -93,10 +99,17 @@ export class ApiRouter {
 
   constructor(private readonly docs: ApiDocs) {}
 
+  /** Mounts `guard → validate → handlers`: who may call comes before what they sent. */
   route(def: RouteDef, ...handlers: RequestHandler[]): this {
     this.docs.register(def);
-    const pre = def.request ? [validate(def.request)] : [];
-    this.router[def.method](def.path, ...pre, ...handlers);
+    const chain: RequestHandler[] = [];
+    if (def.access !== 'public') {
+      const guard = this.docs.guards?.[def.access];
+      if (!guard) throw new Error(`${def.method.toUpperCase()} ${def.path} needs '${def.access}' access but no auth guards are installed`);
+      chain.push(guard);
+    }
+    if (def.request) chain.push(validate(def.request));
+    this.router[def.method](def.path, ...chain, ...handlers);
     return this;
   }
 }

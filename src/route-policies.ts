@@ -1,0 +1,34 @@
+/**
+ * Who may call each route, as a committed table. The auth matrix test (route-policies.api.test.ts)
+ * checks every route the app serves against it: a route missing here fails the build, and so does
+ * a route whose behaviour does not match its line.
+ *
+ *   public  anyone (credential endpoints are still rate limited)
+ *   member  any signed-in user (cookie or bearer)
+ *   admin   signed-in admins only
+ *   owner   signed-in, and the resource must be the caller's (others' answer 404)
+ */
+export type Policy = 'public' | 'member' | 'admin' | 'owner';
+
+export const ROUTE_POLICIES: Record<string, Policy> = {
+  'GET /health/live': 'public',
+  'GET /health/ready': 'public',
+  'GET /metrics': 'public', // guarded by METRICS_TOKEN instead of a user
+  'GET /api/openapi.json': 'public',
+  'GET /api/diagnostics/stream': 'public', // DIAGNOSTICS_ROUTES only
+  'GET /api/diagnostics/slow': 'public',
+  'GET /api/diagnostics/error': 'public',
+
+  'POST /api/auth/login': 'public',
+  'POST /api/auth/token': 'public',
+  'POST /api/auth/refresh': 'public', // the refresh token is the credential
+  'POST /api/auth/register': 'public', // only when ALLOW_SIGNUP=true
+  'GET /api/auth/setup': 'public',
+  'POST /api/auth/setup': 'public', // the one-time setup token is the credential
+  'POST /api/auth/logout': 'member',
+  'GET /api/auth/me': 'member',
+  'GET /api/auth/sessions': 'member',
+  'DELETE /api/auth/sessions/:id': 'owner',
+  'PUT /api/auth/password': 'member',
+  'GET /api/auth/csrf': 'member',
+};
