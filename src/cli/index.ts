@@ -8,6 +8,9 @@ import { createDatabase } from '../platform/db/client';
 import { runMigrations } from '../platform/db/migrate';
 import { packageVersion } from '../platform/paths';
 import path from 'node:path';
+import readline from 'node:readline';
+import { AuditService } from '../platform/audit/audit.service';
+import { createAuthModule } from '../modules/auth';
 
 function config() {
   try {
@@ -42,6 +45,61 @@ program
     } finally {
       await database.close();
     }
+  });
+
+/** Opens the database (migrated) and the auth module, runs `fn`, closes everything. */
+async function withAuth<T>(fn: (auth: ReturnType<typeof createAuthModule>) => Promise<T>): Promise<T> {
+  const cfg = config();
+  const logger = createLogger({ level: 'warn' });
+  const database = await createDatabase({ url: cfg.db.url, poolMax: 1, statementTimeoutMs: cfg.db.statementTimeoutMs, pgliteDataDir: path.join(cfg.dataDir, 'pglite'), logger });
+  try {
+    await runMigrations(database.pglite ? { pglite: database.pglite } : { url: cfg.db.migrationUrl! }, logger);
+    return await fn(createAuthModule({ config: cfg, db: database.db, logger, audit: new AuditService(database.db, logger) }));
+  } finally {
+    await database.close();
+  }
+}
+
+/** A password from stdin (--password-stdin, for scripts) or typed at a hidden prompt. */
+async function readPassword(fromStdin: boolean, prompt: string): Promise<string> {
+  if (fromStdin || !process.stdin.isTTY) {
+    let data = '';
+    for await (const chunk of process.stdin) data += String(chunk);
+    return data.replace(/\r?\n$/, '');
+  }
+  const rl = readline.createInterface({ input: process.stdin, output: process.stdout, terminal: true });
+  // Echo nothing while the password is typed.
+  (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = (s: string) => {
+    if (s.startsWith(prompt)) process.stdout.write(prompt);
+  };
+  const answer = await new Promise<string>((resolve) => rl.question(prompt, resolve));
+  rl.close();
+  process.stdout.write('\n');
+  return answer;
+}
+
+const admin = program.command('admin').description('Accounts');
+admin
+  .command('create')
+  .description('Create an admin account (password from a hidden prompt or --password-stdin)')
+  .requiredOption('--email <email>', 'email address')
+  .option('--name <name>', 'display name', 'Administrator')
+  .option('--member', 'create a member instead of an admin')
+  .option('--password-stdin', 'read the password from standard input')
+  .action(async (opts: { email: string; name: string; member?: boolean; passwordStdin?: boolean }) => {
+    const password = await readPassword(Boolean(opts.passwordStdin), 'Password: ');
+    const user = await withAuth((auth) => auth.service.createUser({ email: opts.email, name: opts.name, role: opts.member ? 'member' : 'admin', password }, { type: 'system' }));
+    process.stdout.write(`created ${user.role} ${user.email} (${user.id})\n`);
+  });
+admin
+  .command('reset-password')
+  .description("Set a new password for an account and end all of its sessions")
+  .requiredOption('--email <email>', 'email address')
+  .option('--password-stdin', 'read the password from standard input')
+  .action(async (opts: { email: string; passwordStdin?: boolean }) => {
+    const password = await readPassword(Boolean(opts.passwordStdin), 'New password: ');
+    const { revokedSessions } = await withAuth((auth) => auth.service.resetPassword(opts.email, password, { type: 'system' }));
+    process.stdout.write(`password reset for ${opts.email}; ${revokedSessions} session(s) ended\n`);
   });
 
 const configCmd = program.command('config').description('Configuration helpers');

@@ -217,6 +217,29 @@ export class AuthService {
     return toPublicUser(user);
   }
 
+  /** Creates an account for someone (CLI now; the admin API later). */
+  async createUser(input: { email: string; name: string; role: 'admin' | 'member'; password: string }, actor: { userId?: string; type: 'user' | 'system' }): Promise<PublicUser> {
+    this.assertPassword(input.password, input.email);
+    if (await this.repo.findUserByEmail(input.email)) throw new ConflictError('email-taken', 'An account with this email already exists.');
+    const user = await this.repo.insertUser({ email: input.email.trim(), name: input.name.trim(), role: input.role, passwordHash: await this.hasher.hash(input.password), emailVerified: true });
+    await this.audit.record({ action: 'user.create', actorUserId: actor.userId ?? null, actorType: actor.type, targetType: 'user', targetId: user.id, metadata: { role: input.role, via: actor.type === 'system' ? 'cli' : 'admin' } });
+    return toPublicUser(user);
+  }
+
+  /** Sets a new password for someone and ends all their sessions (CLI; admin reset later). */
+  async resetPassword(email: string, password: string, actor: { userId?: string; type: 'user' | 'system' }): Promise<{ revokedSessions: number }> {
+    const user = await this.repo.findUserByEmail(email);
+    if (!user) throw new NotFoundError('user-not-found', `No account with the email ${email}.`);
+    this.assertPassword(password, user.email);
+    const hash = await this.hasher.hash(password);
+    const revoked = await this.repo.transaction(async (repo) => {
+      await repo.setPassword(user.id, hash);
+      return repo.revokeUserSessions(user.id, 'password-reset');
+    });
+    await this.audit.record({ action: 'auth.password.reset', actorUserId: actor.userId ?? null, actorType: actor.type, targetType: 'user', targetId: user.id, metadata: { revokedSessions: revoked } });
+    return { revokedSessions: revoked };
+  }
+
   // ---- first admin -------------------------------------------------------------------------
 
   async setupRequired(): Promise<boolean> {
