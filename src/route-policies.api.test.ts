@@ -3,17 +3,19 @@ import request from 'supertest';
 import { createTestApp, type TestApp } from '../test/support/test-app';
 import { createUser } from '../test/support/auth';
 import { routeTable } from './platform/openapi/route-table';
-import { ROUTE_POLICIES } from './route-policies';
+import { API_KEY_ROUTES, ROUTE_POLICIES } from './route-policies';
 
 const fill = (path: string) => path.replace(/:[A-Za-z0-9_]+/g, () => crypto.randomUUID());
 
 describe('auth matrix (src/route-policies.ts)', () => {
   let t: TestApp;
   let memberToken: string;
+  let apiKey: string;
   beforeAll(async () => {
     t = await createTestApp({ DIAGNOSTICS_ROUTES: 'true', METRICS_TOKEN: 'metrics-token-0123456789', CREDENTIAL_RATE_LIMIT_MAX: '10000' });
     const m = await createUser(t);
     memberToken = (await request(t.app).post('/api/auth/token').send({ email: m.email, password: m.password })).body.access_token;
+    apiKey = (await request(t.app).post('/api/keys').set('Authorization', `Bearer ${memberToken}`).send({ name: 'matrix', scopes: ['chat', 'conversations', 'knowledge-bases'] })).body.secret;
   });
   afterAll(() => t.close());
 
@@ -54,6 +56,16 @@ describe('auth matrix (src/route-policies.ts)', () => {
         const m = await createUser(t);
         memberToken = (await request(t.app).post('/api/auth/token').send({ email: m.email, password: m.password })).body.access_token;
       }
+    }
+  });
+
+  it('when an API key (with every scope) calls a route, then only the declared API-key routes let it in; the rest answer 403', async () => {
+    for (const r of Object.keys(API_KEY_ROUTES)) expect(Object.keys(ROUTE_POLICIES)).toContain(r);
+    for (const [key, policy] of Object.entries(ROUTE_POLICIES)) {
+      if (policy === 'public') continue;
+      const res = await send(key, apiKey);
+      if (key in API_KEY_ROUTES) expect([key, res.status === 401 || res.status === 403]).toEqual([key, false]);
+      else expect([key, res.status, res.body.error?.code]).toEqual([key, 403, 'interactive-sign-in-required']);
     }
   });
 });

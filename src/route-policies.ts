@@ -31,4 +31,16 @@ export const ROUTE_POLICIES: Record<string, Policy> = {
   'DELETE /api/auth/sessions/:id': 'owner',
   'PUT /api/auth/password': 'member',
   'GET /api/auth/csrf': 'member',
+  'POST /api/keys': 'member',
+  'GET /api/keys': 'member',
+  'DELETE /api/keys/:id': 'owner',
+};
+
+/**
+ * Routes an API key may call, with the scope it needs (`any`: every key). Everything else that is
+ * not public needs an interactive sign-in: keys never manage keys, sessions, password or 2FA, and
+ * never reach admin routes.
+ */
+export const API_KEY_ROUTES: Record<string, string> = {
+  'GET /api/auth/me': 'any',
 };

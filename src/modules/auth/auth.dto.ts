@@ -1,4 +1,5 @@
 import { z } from '../../platform/zod';
+import { API_KEY_SCOPES } from './auth.schema';
 
 const email = z.email({ message: 'must be an email address' }).max(254, { message: 'must be at most 254 characters' });
 // Length is checked by the password policy (12–128 characters) with a clearer message; this only
@@ -35,3 +36,17 @@ export const SessionSchema = z
 export const SessionsResponse = z.object({ sessions: z.array(SessionSchema) });
 export const CsrfResponse = z.object({ csrfToken: z.string().nullable() });
 export const SetupStatusResponse = z.object({ setupRequired: z.boolean() });
+
+export const IdParams = z.object({ id: z.uuid({ message: 'must be an id' }) });
+export const CreateApiKeyBody = z
+  .object({
+    name: z.string().trim().min(1, { message: 'is required' }).max(100, { message: 'must be at most 100 characters' }),
+    scopes: z.array(z.enum(API_KEY_SCOPES)).min(1, { message: 'needs at least one scope' }),
+    expiresInDays: z.number().int().min(1).max(3650).optional(),
+  })
+  .openapi('CreateApiKeyRequest');
+export const ApiKeySchema = z
+  .object({ id: z.uuid(), name: z.string(), prefix: z.string(), scopes: z.array(z.enum(API_KEY_SCOPES)), createdAt: z.string(), expiresAt: z.string().nullable(), lastUsedAt: z.string().nullable() })
+  .openapi('ApiKey');
+export const CreatedApiKeyResponse = z.object({ key: ApiKeySchema, secret: z.string().openapi({ description: 'The key itself (hk_…); shown only now' }) });
+export const ApiKeysResponse = z.object({ keys: z.array(ApiKeySchema) });

@@ -3,10 +3,11 @@ import passport from 'passport';
 import { Strategy as JwtStrategy } from 'passport-jwt';
 import { ForbiddenError, UnauthorizedError } from '../../platform/errors';
 import { setContextUserId } from '../../platform/request-context';
-import type { AuthService, Principal } from './auth.service';
+import { looksLikeApiKey, type AuthService, type Principal } from './auth.service';
+import type { RouteDef } from '../../platform/openapi';
 import { AccessTokens, InvalidTokenError } from './auth.tokens';
 
-export type AuthVia = 'cookie' | 'bearer';
+export type AuthVia = 'cookie' | 'bearer' | 'api-key';
 
 const CSRF_EXEMPT = new Set(['/api/auth/login', '/api/auth/token', '/api/auth/refresh', '/api/auth/setup', '/api/auth/register']);
 
@@ -16,12 +17,28 @@ declare module 'express-serve-static-core' {
   }
 }
 
+/** `Authorization: Bearer hk_…`: resolved to the key's owner and scopes on every request. */
+class ApiKeyStrategy extends passport.Strategy {
+  override name = 'api-key';
+  constructor(private readonly auth: AuthService) {
+    super();
+  }
+  override authenticate(req: Request): void {
+    const found = accessTokenFrom(req);
+    if (!found || found.via !== 'api-key') return this.fail(undefined, 401);
+    this.auth.principalFromApiKey(found.token).then(
+      (principal) => this.success({ ...principal, via: 'api-key' }),
+      (err: unknown) => (err instanceof UnauthorizedError ? this.fail(err, 401) : this.error(err)),
+    );
+  }
+}
+
 /** Cookie names: `__Host-` (Secure, path /, no Domain) whenever the request came over TLS. */
 export const cookieNames = (secure: boolean) => (secure ? { access: '__Host-hearth_at', refresh: '__Host-hearth_rt' } : { access: 'hearth_at', refresh: 'hearth_rt' });
 
 export function accessTokenFrom(req: Request): { token: string; via: AuthVia } | undefined {
   const bearer = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
-  if (bearer) return { token: bearer, via: 'bearer' };
+  if (bearer) return { token: bearer, via: looksLikeApiKey(bearer) ? 'api-key' : 'bearer' };
   const cookie = (req.cookies as Record<string, string> | undefined)?.[cookieNames(req.secure).access];
   return cookie ? { token: cookie, via: 'cookie' } : undefined;
 }
@@ -34,6 +51,7 @@ export function accessTokenFrom(req: Request): { token: string; via: AuthVia } |
  */
 export function createAuthenticator(auth: AuthService) {
   const instance = new passport.Passport();
+  instance.use('api-key', new ApiKeyStrategy(auth));
   instance.use(
     'jwt',
     new JwtStrategy(
@@ -67,8 +85,9 @@ export function createAuthenticator(auth: AuthService) {
 
   /** Sets req.principal when credentials are present and valid; answers 401 when they are present but bad. */
   const authenticate: RequestHandler = (req, res, next) => {
-    if (!accessTokenFrom(req)) return next();
-    instance.authenticate('jwt', { session: false }, (err: unknown, principal: (Principal & { via: AuthVia }) | false, info: unknown) => {
+    const found = accessTokenFrom(req);
+    if (!found) return next();
+    instance.authenticate(found.via === 'api-key' ? 'api-key' : 'jwt', { session: false }, (err: unknown, principal: (Principal & { via: AuthVia }) | false, info: unknown) => {
       if (err) return next(err instanceof InvalidTokenError ? new UnauthorizedError('invalid-token', 'The access token is not valid or has expired.') : err);
       if (!principal) return next(info instanceof UnauthorizedError ? info : new UnauthorizedError('invalid-token', 'The access token is not valid or has expired.'));
       req.principal = principal;
@@ -77,17 +96,34 @@ export function createAuthenticator(auth: AuthService) {
     })(req, res, next);
   };
 
-  const requireAuth: RequestHandler = (req, _res, next) => {
-    if (!req.principal) return next(new UnauthorizedError('unauthenticated', 'Sign in to continue.'));
-    next();
+  /**
+   * API keys reach only routes that declare a scope the key holds: never keys, sessions, password,
+   * 2FA or admin routes, which need an interactive sign-in.
+   */
+  const keyAllowed = (req: Request, def?: Pick<RouteDef, 'apiKeyScope'>) => {
+    const key = req.principal?.apiKey;
+    if (!key) return undefined;
+    const scope = def?.apiKeyScope;
+    if (!scope) return new ForbiddenError('interactive-sign-in-required', 'API keys cannot be used here; sign in interactively.');
+    if (scope !== 'any' && !key.scopes.includes(scope as never)) return new ForbiddenError('api-key-scope', `This API key lacks the '${scope}' scope.`);
+    return undefined;
   };
 
-  const requireRole =
-    (role: 'admin'): RequestHandler =>
+  const requireAuth =
+    (def?: Pick<RouteDef, 'apiKeyScope'>): RequestHandler =>
     (req, _res, next) => {
       if (!req.principal) return next(new UnauthorizedError('unauthenticated', 'Sign in to continue.'));
+      next(keyAllowed(req, def));
+    };
+
+  const requireRole =
+    (role: 'admin') =>
+    (def?: Pick<RouteDef, 'apiKeyScope'>): RequestHandler =>
+    (req, _res, next) => {
+      if (!req.principal) return next(new UnauthorizedError('unauthenticated', 'Sign in to continue.'));
+      if (req.principal.apiKey) return next(new ForbiddenError('interactive-sign-in-required', 'Admin routes need an interactive sign-in.'));
       if (req.principal.user.role !== role) return next(new ForbiddenError('forbidden', 'This needs an admin.'));
-      next();
+      next(keyAllowed(req, def));
     };
 
   /** The session of a cookie-authenticated request, for CSRF (see platform/http/csrf.ts). */

@@ -1,11 +1,12 @@
 import { and, desc, eq, isNull, ne, sql } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client';
-import { authTokens, refreshTokens, sessions, users } from './auth.schema';
+import { apiKeys, authTokens, refreshTokens, sessions, users, type ApiKeyScope } from './auth.schema';
 
 export type UserRow = typeof users.$inferSelect;
 export type SessionRow = typeof sessions.$inferSelect;
 export type RefreshRow = typeof refreshTokens.$inferSelect;
 export type AuthTokenRow = typeof authTokens.$inferSelect;
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
 
 /** The only place that touches the auth tables. Returns plain rows. */
 export class AuthRepository {
@@ -130,5 +131,32 @@ export class AuthRepository {
       .where(and(eq(authTokens.purpose, purpose), eq(authTokens.tokenHash, tokenHash), isNull(authTokens.usedAt), sql`(${authTokens.expiresAt} IS NULL OR ${authTokens.expiresAt} > now())`))
       .returning();
     return row;
+  }
+
+  async insertApiKey(values: { userId: string; name: string; prefix: string; keyHash: string; scopes: ApiKeyScope[]; expiresAt: Date | null }): Promise<ApiKeyRow> {
+    const [row] = await this.db.insert(apiKeys).values(values).returning();
+    return row!;
+  }
+
+  async listApiKeys(userId: string): Promise<ApiKeyRow[]> {
+    return this.db.select().from(apiKeys).where(and(eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt))).orderBy(desc(apiKeys.createdAt));
+  }
+
+  async apiKeyWithUser(keyHash: string): Promise<{ key: ApiKeyRow; user: UserRow } | undefined> {
+    const [row] = await this.db.select({ key: apiKeys, user: users }).from(apiKeys).innerJoin(users, eq(users.id, apiKeys.userId)).where(eq(apiKeys.keyHash, keyHash)).limit(1);
+    return row;
+  }
+
+  async touchApiKey(id: string, at: Date): Promise<void> {
+    await this.db.update(apiKeys).set({ lastUsedAt: at }).where(eq(apiKeys.id, id));
+  }
+
+  async revokeApiKey(id: string, userId: string): Promise<boolean> {
+    const rows = await this.db
+      .update(apiKeys)
+      .set({ revokedAt: new Date() })
+      .where(and(eq(apiKeys.id, id), eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)))
+      .returning({ id: apiKeys.id });
+    return rows.length === 1;
   }
 }

@@ -8,7 +8,7 @@ import { csrfTokenFor } from '../../platform/http/csrf';
 import { UnauthorizedError } from '../../platform/errors';
 import { AuditService } from '../../platform/audit/audit.service';
 import { toPublicUser, type AuthService, type IssuedTokens, type Principal } from './auth.service';
-import { cookieNames } from './auth.middleware';
+import { cookieNames, type AuthVia } from './auth.middleware';
 import * as dto from './auth.dto';
 
 export interface AuthRouteDeps {
@@ -17,7 +17,7 @@ export interface AuthRouteDeps {
   credentialLimit: Omit<RateLimitOptions, 'name'>;
 }
 
-const principal = (req: Request): Principal & { via: 'cookie' | 'bearer' } => req.principal!;
+const principal = (req: Request): Principal & { via: AuthVia } => req.principal!;
 const origin = AuditService.origin;
 
 function setAuthCookies(req: Request, res: Response, issued: IssuedTokens, sessionMaxAgeMs?: number) {
@@ -105,7 +105,7 @@ export function authRoutes(docs: ApiDocs, deps: AuthRouteDeps & { sessionMaxAgeM
   );
 
   api.route(
-    { access: 'member', method: 'get', path: '/api/auth/me', summary: 'The signed-in user', tags, responses: { 200: { description: 'The user', schema: dto.UserResponse }, 401: errors[401] } },
+    { access: 'member', apiKeyScope: 'any', method: 'get', path: '/api/auth/me', summary: 'The signed-in user (also for API keys: who owns this key)', tags, responses: { 200: { description: 'The user', schema: dto.UserResponse }, 401: errors[401] } },
     (req, res) => {
       res.json({ user: toPublicUser(principal(req).user) });
     },
@@ -141,7 +141,7 @@ export function authRoutes(docs: ApiDocs, deps: AuthRouteDeps & { sessionMaxAgeM
     (req, res) => {
       const p = principal(req);
       res.setHeader('Cache-Control', 'no-store');
-      res.json({ csrfToken: p.via === 'cookie' ? csrfTokenFor(deps.csrfSecret, p.sessionId) : null });
+      res.json({ csrfToken: p.via === 'cookie' && p.sessionId ? csrfTokenFor(deps.csrfSecret, p.sessionId) : null });
     },
   );
 
@@ -169,6 +169,30 @@ export function authRoutes(docs: ApiDocs, deps: AuthRouteDeps & { sessionMaxAgeM
       const issued = await service.completeSetup(body, origin(req));
       setAuthCookies(req, res, issued, deps.sessionMaxAgeMs);
       res.status(201).json({ user: issued.user });
+    },
+  );
+
+  const keyTags = ['api-keys'];
+  api.route(
+    { access: 'member', method: 'post', path: '/api/keys', summary: 'Create an API key (the secret is shown once)', tags: keyTags, request: { body: dto.CreateApiKeyBody }, responses: { 201: { description: 'Created', schema: dto.CreatedApiKeyResponse }, ...errors } },
+    async (req, res) => {
+      const { body } = validated<{ body: typeof dto.CreateApiKeyBody }>(req);
+      res.setHeader('Cache-Control', 'no-store');
+      res.status(201).json(await service.createApiKey(principal(req), body, origin(req)));
+    },
+  );
+  api.route(
+    { access: 'member', method: 'get', path: '/api/keys', summary: 'Your API keys (never their secrets)', tags: keyTags, responses: { 200: { description: 'Keys', schema: dto.ApiKeysResponse }, 401: errors[401] } },
+    async (req, res) => {
+      res.json({ keys: await service.listApiKeys(principal(req)) });
+    },
+  );
+  api.route(
+    { access: 'member', method: 'delete', path: '/api/keys/:id', summary: 'Revoke one of your API keys', tags: keyTags, request: { params: dto.IdParams }, responses: { 204: { description: 'Revoked' }, 404: { description: 'No such key of yours' }, 401: errors[401] } },
+    async (req, res) => {
+      const { params } = validated<{ params: typeof dto.IdParams }>(req);
+      await service.revokeApiKey(principal(req), params.id, origin(req));
+      res.status(204).end();
     },
   );
 

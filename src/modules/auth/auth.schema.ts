@@ -75,3 +75,26 @@ export const authTokens = pgTable(
   },
   (t) => [uniqueIndex('auth_tokens_hash_idx').on(t.tokenHash), check('auth_tokens_purpose_check', sql`${t.purpose} IN ('setup', 'invite', 'reset', 'verify')`)],
 );
+
+export const API_KEY_SCOPES = ['chat', 'conversations', 'knowledge-bases'] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+
+/** Programs' credentials: shown once, stored as a hash, scoped, revocable, optionally expiring. */
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    prefix: text('prefix').notNull(),
+    keyHash: text('key_hash').notNull(),
+    scopes: jsonb('scopes').$type<ApiKeyScope[]>().notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+  },
+  (t) => [uniqueIndex('api_keys_hash_idx').on(t.keyHash), index('api_keys_user_idx').on(t.userId, t.createdAt)],
+);

@@ -1,7 +1,9 @@
 import { AppError, BadRequestError, ConflictError, ForbiddenError, NotFoundError, TooManyRequestsError, UnauthorizedError } from '../../platform/errors';
 import type { AuditService } from '../../platform/audit/audit.service';
 import type { Logger } from '../../platform/logger';
-import type { AuthRepository, SessionRow, UserRow } from './auth.repository';
+import crypto from 'node:crypto';
+import type { ApiKeyRow, AuthRepository, SessionRow, UserRow } from './auth.repository';
+import type { ApiKeyScope } from './auth.schema';
 import { AccessTokens, ACCESS_TOKEN_TTL_SECONDS, hashToken, InvalidTokenError, newOpaqueToken } from './auth.tokens';
 import { passwordProblems, type PasswordHasher } from './auth.passwords';
 import type { LoginThrottle } from './auth.throttle';
@@ -24,8 +26,37 @@ export interface PublicUser {
 
 export interface Principal {
   user: UserRow;
-  sessionId: string;
+  /** The sign-in session; absent for API keys. */
+  sessionId?: string;
+  apiKey?: { id: string; scopes: ApiKeyScope[] };
 }
+
+export interface PublicApiKey {
+  id: string;
+  name: string;
+  prefix: string;
+  scopes: ApiKeyScope[];
+  createdAt: string;
+  expiresAt: string | null;
+  lastUsedAt: string | null;
+}
+
+const toPublicApiKey = (k: ApiKeyRow): PublicApiKey => ({
+  id: k.id,
+  name: k.name,
+  prefix: k.prefix,
+  scopes: k.scopes,
+  createdAt: k.createdAt.toISOString(),
+  expiresAt: k.expiresAt?.toISOString() ?? null,
+  lastUsedAt: k.lastUsedAt?.toISOString() ?? null,
+});
+
+/** `hk_` + 8 visible characters (the prefix shown in lists) + 32 more; 240 random bits in all. */
+const newApiKey = (): { secret: string; prefix: string } => {
+  const body = crypto.randomBytes(30).toString('base64url');
+  return { secret: `hk_${body}`, prefix: `hk_${body.slice(0, 8)}` };
+};
+export const looksLikeApiKey = (token: string): boolean => token.startsWith('hk_');
 
 export interface IssuedTokens {
   user: PublicUser;
@@ -169,8 +200,37 @@ export class AuthService {
     }
   }
 
+  // ---- API keys ----------------------------------------------------------------------------
+
+  async createApiKey(p: Principal, input: { name: string; scopes: ApiKeyScope[]; expiresInDays?: number }, origin: Origin): Promise<{ key: PublicApiKey; secret: string }> {
+    const { secret, prefix } = newApiKey();
+    const expiresAt = input.expiresInDays ? new Date(Date.now() + input.expiresInDays * 86_400_000) : null;
+    const row = await this.repo.insertApiKey({ userId: p.user.id, name: input.name, prefix, keyHash: hashToken(secret), scopes: [...new Set(input.scopes)], expiresAt });
+    await this.audit.record({ action: 'auth.api-key.create', actorUserId: p.user.id, targetType: 'api_key', targetId: row.id, metadata: { name: input.name, prefix, scopes: row.scopes, expiresAt }, ...origin });
+    return { key: toPublicApiKey(row), secret };
+  }
+
+  async listApiKeys(p: Principal): Promise<PublicApiKey[]> {
+    return (await this.repo.listApiKeys(p.user.id)).map(toPublicApiKey);
+  }
+
+  async revokeApiKey(p: Principal, id: string, origin: Origin): Promise<void> {
+    if (!(await this.repo.revokeApiKey(id, p.user.id))) throw new NotFoundError('api-key-not-found', 'No such API key.');
+    await this.audit.record({ action: 'auth.api-key.revoke', actorUserId: p.user.id, targetType: 'api_key', targetId: id, ...origin });
+  }
+
+  /** An API key's owner and scopes, checked on every request (revocation and disabling apply at once). */
+  async principalFromApiKey(secret: string): Promise<Principal> {
+    const found = await this.repo.apiKeyWithUser(hashToken(secret));
+    if (!found || found.key.revokedAt) throw new UnauthorizedError('invalid-api-key', 'The API key is not valid.');
+    if (found.key.expiresAt && found.key.expiresAt.getTime() <= Date.now()) throw new UnauthorizedError('api-key-expired', 'The API key has expired.');
+    if (found.user.status !== 'active') throw new UnauthorizedError('account-disabled', 'This account is disabled.');
+    if (!found.key.lastUsedAt || Date.now() - found.key.lastUsedAt.getTime() > TOUCH_EVERY_MS) await this.repo.touchApiKey(found.key.id, new Date());
+    return { user: found.user, apiKey: { id: found.key.id, scopes: found.key.scopes } };
+  }
+
   async logout(p: Principal, origin: Origin): Promise<void> {
-    await this.repo.revokeSession(p.sessionId, 'logout');
+    await this.repo.revokeSession(p.sessionId!, 'logout');
     await this.audit.record({ action: 'auth.logout', actorUserId: p.user.id, targetType: 'session', targetId: p.sessionId, ...origin });
   }
 

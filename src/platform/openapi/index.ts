@@ -27,6 +27,11 @@ export interface RouteDef {
   responses: Record<number, ResponseDef>;
   /** Security schemes that accept this route; empty = public. */
   security?: ('bearer' | 'cookie' | 'apiKey' | 'metricsToken')[];
+  /**
+   * Whether an API key may call this route, and with which scope (`any` = every key). Unset: only
+   * an interactive sign-in (cookie or access token) may.
+   */
+  apiKeyScope?: string;
 }
 
 export const ErrorBodySchema = z
@@ -48,7 +53,7 @@ export const toOpenApiPath = (path: string): string => path.replace(/:([A-Za-z0-
 export class ApiDocs {
   readonly registry = new OpenAPIRegistry();
   /** Set by the auth module: the middleware that enforces `member` and `admin` access. */
-  guards?: Record<Exclude<Access, 'public'>, RequestHandler>;
+  guards?: Record<Exclude<Access, 'public'>, (def: RouteDef) => RequestHandler>;
 
   constructor() {
     this.registry.register('Error', ErrorBodySchema);
@@ -75,7 +80,7 @@ export class ApiDocs {
       path: toOpenApiPath(def.path),
       summary: def.summary,
       tags: def.tags,
-      security: (def.security ?? (def.access === 'public' ? [] : ['cookie', 'bearer'])).map((s) => ({ [s]: [] })),
+      security: (def.security ?? (def.access === 'public' ? [] : def.apiKeyScope ? ['cookie', 'bearer', 'apiKey'] : ['cookie', 'bearer'])).map((s) => ({ [s]: [] })),
       request: {
         params: def.request?.params,
         query: def.request?.query,
@@ -106,7 +111,7 @@ export class ApiRouter {
     if (def.access !== 'public') {
       const guard = this.docs.guards?.[def.access];
       if (!guard) throw new Error(`${def.method.toUpperCase()} ${def.path} needs '${def.access}' access but no auth guards are installed`);
-      chain.push(guard);
+      chain.push(guard(def));
     }
     if (def.request) chain.push(validate(def.request));
     this.router[def.method](def.path, ...chain, ...handlers);
