@@ -129,6 +129,7 @@ export const envSchema = z.object({
   CREDENTIAL_RATE_LIMIT_MAX: int(50, 1, 100_000).describe('Requests per ip per 15 minutes to login, token, register and password endpoints'),
   SESSION_MAX_AGE_HOURS: int(168, 1, 8760).describe('Absolute lifetime of a sign-in session (hours), however active'),
   SESSION_IDLE_MINUTES: int(480, 5, 525_600).describe('A session unused this long (minutes) ends'),
+  REQUIRE_ADMIN_2FA: bool(false).describe('Admins without two-factor authentication can reach only its setup until they turn it on'),
   ALLOW_SIGNUP: bool(false).describe('Let anyone create an account at /api/auth/register (off: admins create users or send invites)'),
   DIAGNOSTICS_ROUTES: bool(false).describe('Expose /api/diagnostics/* (slow and streaming probes for the stack tests); keep off in production'),
 });

@@ -47,7 +47,7 @@ export interface Config {
   embedding: { provider: Env['EMBEDDING_PROVIDER']; baseUrl?: string; apiKey?: string; model?: string; dimensions: number };
   limits: { uploadMaxBytes: number; jsonBodyBytes: number; rateLimitWindowMs: number; rateLimitMax: number; credentialRateLimitMax: number };
   diagnosticsRoutes: boolean;
-  auth: { sessionMaxAgeMs: number; sessionIdleMs: number; allowSignup: boolean };
+  auth: { sessionMaxAgeMs: number; sessionIdleMs: number; allowSignup: boolean; requireAdmin2fa: boolean };
 }
 
 function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, string | undefined>): { variable: string; message: string } {
@@ -166,6 +166,6 @@ export function loadConfig(raw: Record<string, string | undefined> = process.env
       credentialRateLimitMax: e.CREDENTIAL_RATE_LIMIT_MAX,
     },
     diagnosticsRoutes: e.DIAGNOSTICS_ROUTES,
-    auth: { sessionMaxAgeMs: e.SESSION_MAX_AGE_HOURS * 3_600_000, sessionIdleMs: e.SESSION_IDLE_MINUTES * 60_000, allowSignup: e.ALLOW_SIGNUP },
+    auth: { sessionMaxAgeMs: e.SESSION_MAX_AGE_HOURS * 3_600_000, sessionIdleMs: e.SESSION_IDLE_MINUTES * 60_000, allowSignup: e.ALLOW_SIGNUP, requireAdmin2fa: e.REQUIRE_ADMIN_2FA },
   };
 }

@@ -7,7 +7,15 @@ const email = z.email({ message: 'must be an email address' }).max(254, { messag
 const password = z.string().min(1, { message: 'is required' }).max(1024, { message: 'is too long' });
 const name = z.string().trim().min(1, { message: 'is required' }).max(100, { message: 'must be at most 100 characters' });
 
-export const LoginBody = z.object({ email, password }).openapi('LoginRequest');
+const totpCode = z.string().regex(/^\d{6}$/, { message: 'must be 6 digits' });
+const recoveryCode = z.string().min(8).max(32);
+export const LoginBody = z
+  .object({ email, password, totpCode: totpCode.optional(), recoveryCode: recoveryCode.optional() })
+  .openapi('LoginRequest');
+export const TotpConfirmBody = z.object({ code: totpCode }).openapi('TotpConfirmRequest');
+export const TotpDisableBody = z.object({ password, code: z.string().min(6).max(32) }).openapi('TotpDisableRequest');
+export const TotpSetupResponse = z.object({ secret: z.string(), otpauthUrl: z.string(), qrCode: z.string().openapi({ description: 'PNG as a data: URL' }) });
+export const RecoveryCodesResponse = z.object({ recoveryCodes: z.array(z.string()) });
 export const RegisterBody = z.object({ email, name, password }).openapi('RegisterRequest');
 export const SetupBody = z.object({ token: z.string().min(16).max(200), email, name, password }).openapi('SetupRequest');
 export const RefreshBody = z.object({ refresh_token: z.string().min(16).max(200).optional() }).openapi('RefreshRequest');

@@ -9,6 +9,7 @@ import { AccessTokens, InvalidTokenError } from './auth.tokens';
 
 export type AuthVia = 'cookie' | 'bearer' | 'api-key';
 
+const TWO_FACTOR_SETUP_ROUTES = new Set(['/api/auth/totp/setup', '/api/auth/totp/confirm', '/api/auth/me', '/api/auth/logout', '/api/auth/csrf']);
 const CSRF_EXEMPT = new Set(['/api/auth/login', '/api/auth/token', '/api/auth/refresh', '/api/auth/setup', '/api/auth/register']);
 
 declare module 'express-serve-static-core' {
@@ -109,18 +110,28 @@ export function createAuthenticator(auth: AuthService) {
     return undefined;
   };
 
+  /** REQUIRE_ADMIN_2FA: an admin without 2FA may only set it up (and see who they are, or leave). */
+  const twoFactorGate = (req: Request, def?: Pick<RouteDef, 'path'>) => {
+    const user = req.principal?.user;
+    if (!auth.requireAdmin2fa || !user || user.role !== 'admin' || user.totpEnabledAt) return undefined;
+    if (def?.path && TWO_FACTOR_SETUP_ROUTES.has(def.path)) return undefined;
+    return new ForbiddenError('two-factor-required', 'Admins must turn on two-factor authentication first (POST /api/auth/totp/setup).');
+  };
+
   const requireAuth =
-    (def?: Pick<RouteDef, 'apiKeyScope'>): RequestHandler =>
+    (def?: Pick<RouteDef, 'apiKeyScope' | 'path'>): RequestHandler =>
     (req, _res, next) => {
       if (!req.principal) return next(new UnauthorizedError('unauthenticated', 'Sign in to continue.'));
-      next(keyAllowed(req, def));
+      next(keyAllowed(req, def) ?? twoFactorGate(req, def));
     };
 
   const requireRole =
     (role: 'admin') =>
-    (def?: Pick<RouteDef, 'apiKeyScope'>): RequestHandler =>
+    (def?: Pick<RouteDef, 'apiKeyScope' | 'path'>): RequestHandler =>
     (req, _res, next) => {
       if (!req.principal) return next(new UnauthorizedError('unauthenticated', 'Sign in to continue.'));
+      const gated = twoFactorGate(req, def);
+      if (gated) return next(gated);
       if (req.principal.apiKey) return next(new ForbiddenError('interactive-sign-in-required', 'Admin routes need an interactive sign-in.'));
       if (req.principal.user.role !== role) return next(new ForbiddenError('forbidden', 'This needs an admin.'));
       next(keyAllowed(req, def));

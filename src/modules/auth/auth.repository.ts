@@ -1,6 +1,6 @@
 import { and, desc, eq, isNull, ne, sql } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client';
-import { apiKeys, authTokens, refreshTokens, sessions, users, type ApiKeyScope } from './auth.schema';
+import { apiKeys, authTokens, recoveryCodes, refreshTokens, sessions, users, type ApiKeyScope } from './auth.schema';
 
 export type UserRow = typeof users.$inferSelect;
 export type SessionRow = typeof sessions.$inferSelect;
@@ -157,6 +157,42 @@ export class AuthRepository {
       .set({ revokedAt: new Date() })
       .where(and(eq(apiKeys.id, id), eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)))
       .returning({ id: apiKeys.id });
+    return rows.length === 1;
+  }
+
+  // ---- TOTP --------------------------------------------------------------------------------
+
+  async setPendingTotp(userId: string, secretEnc: string): Promise<void> {
+    await this.db.update(users).set({ totpSecretEnc: secretEnc, totpEnabledAt: null, totpLastStep: null, updatedAt: new Date() }).where(eq(users.id, userId));
+  }
+
+  async enableTotp(userId: string, codeHashes: string[]): Promise<void> {
+    await this.db.update(users).set({ totpEnabledAt: new Date(), updatedAt: new Date() }).where(eq(users.id, userId));
+    await this.db.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
+    await this.db.insert(recoveryCodes).values(codeHashes.map((codeHash) => ({ userId, codeHash })));
+  }
+
+  async disableTotp(userId: string): Promise<void> {
+    await this.db.update(users).set({ totpSecretEnc: null, totpEnabledAt: null, totpLastStep: null, updatedAt: new Date() }).where(eq(users.id, userId));
+    await this.db.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
+  }
+
+  /** Records a TOTP time step as used; false when it (or a later one) was used already (replay). */
+  async acceptTotpStep(userId: string, step: number): Promise<boolean> {
+    const rows = await this.db
+      .update(users)
+      .set({ totpLastStep: step })
+      .where(and(eq(users.id, userId), sql`(${users.totpLastStep} IS NULL OR ${users.totpLastStep} < ${step})`))
+      .returning({ id: users.id });
+    return rows.length === 1;
+  }
+
+  async consumeRecoveryCode(userId: string, codeHash: string): Promise<boolean> {
+    const rows = await this.db
+      .update(recoveryCodes)
+      .set({ usedAt: new Date() })
+      .where(and(eq(recoveryCodes.userId, userId), eq(recoveryCodes.codeHash, codeHash), isNull(recoveryCodes.usedAt)))
+      .returning({ id: recoveryCodes.id });
     return rows.length === 1;
   }
 }

@@ -49,7 +49,7 @@ export function authRoutes(docs: ApiDocs, deps: AuthRouteDeps & { sessionMaxAgeM
     credentials,
     async (req, res) => {
       const { body } = validated<{ body: typeof dto.LoginBody }>(req);
-      const issued = await service.login(body.email, body.password, origin(req));
+      const issued = await service.login(body.email, body.password, origin(req), body);
       setAuthCookies(req, res, issued, deps.sessionMaxAgeMs);
       res.json({ user: issued.user });
     },
@@ -61,7 +61,7 @@ export function authRoutes(docs: ApiDocs, deps: AuthRouteDeps & { sessionMaxAgeM
     async (req, res) => {
       const { body } = validated<{ body: typeof dto.LoginBody }>(req);
       res.setHeader('Cache-Control', 'no-store');
-      res.json(tokenBody(await service.login(body.email, body.password, origin(req))));
+      res.json(tokenBody(await service.login(body.email, body.password, origin(req), body)));
     },
   );
 
@@ -169,6 +169,32 @@ export function authRoutes(docs: ApiDocs, deps: AuthRouteDeps & { sessionMaxAgeM
       const issued = await service.completeSetup(body, origin(req));
       setAuthCookies(req, res, issued, deps.sessionMaxAgeMs);
       res.status(201).json({ user: issued.user });
+    },
+  );
+
+  const totpTags = ['auth', '2fa'];
+  api.route(
+    { access: 'member', method: 'post', path: '/api/auth/totp/setup', summary: 'Start two-factor setup: a new secret, its otpauth URI and QR code', tags: totpTags, responses: { 200: { description: 'Scan this, then confirm with a code', schema: dto.TotpSetupResponse }, 409: { description: 'Already on' }, 401: errors[401] } },
+    async (req, res) => {
+      res.setHeader('Cache-Control', 'no-store');
+      res.json(await service.startTotpSetup(principal(req)));
+    },
+  );
+  api.route(
+    { access: 'member', method: 'post', path: '/api/auth/totp/confirm', summary: 'Turn two-factor on with a code from the app; answers with 10 single-use recovery codes', tags: totpTags, request: { body: dto.TotpConfirmBody }, responses: { 200: { description: 'On; keep these codes safe', schema: dto.RecoveryCodesResponse }, ...errors } },
+    async (req, res) => {
+      const { body } = validated<{ body: typeof dto.TotpConfirmBody }>(req);
+      res.setHeader('Cache-Control', 'no-store');
+      res.json(await service.confirmTotp(principal(req), body.code, origin(req)));
+    },
+  );
+  api.route(
+    { access: 'member', method: 'post', path: '/api/auth/totp/disable', summary: 'Turn two-factor off (password and a code or recovery code)', tags: totpTags, request: { body: dto.TotpDisableBody }, responses: { 204: { description: 'Off' }, ...errors } },
+    credentials,
+    async (req, res) => {
+      const { body } = validated<{ body: typeof dto.TotpDisableBody }>(req);
+      await service.disableTotp(principal(req), body.password, body.code, origin(req));
+      res.status(204).end();
     },
   );
 

@@ -6,6 +6,8 @@ import type { ApiKeyRow, AuthRepository, SessionRow, UserRow } from './auth.repo
 import type { ApiKeyScope } from './auth.schema';
 import { AccessTokens, ACCESS_TOKEN_TTL_SECONDS, hashToken, InvalidTokenError, newOpaqueToken } from './auth.tokens';
 import { passwordProblems, type PasswordHasher } from './auth.passwords';
+import { hashRecoveryCode, newRecoveryCodes, Totp } from './auth.totp';
+import type { SecretBox } from '../../platform/crypto';
 import type { LoginThrottle } from './auth.throttle';
 
 export interface Origin {
@@ -67,6 +69,7 @@ export interface IssuedTokens {
 }
 
 export interface AuthSettings {
+  requireAdmin2fa: boolean;
   sessionMaxAgeMs: number;
   sessionIdleMs: number;
   allowSignup: boolean;
@@ -104,7 +107,13 @@ export class AuthService {
     private readonly throttle: LoginThrottle,
     private readonly settings: AuthSettings,
     private readonly logger: Logger,
+    private readonly box: SecretBox,
+    private readonly totp = new Totp(),
   ) {}
+
+  get requireAdmin2fa(): boolean {
+    return this.settings.requireAdmin2fa;
+  }
 
   private assertPassword(password: string, email: string, field = 'body.password') {
     const problems = passwordProblems(password, email);
@@ -122,7 +131,7 @@ export class AuthService {
   }
 
   /** Sign-in with email and password; the same path (and message) whatever is wrong. */
-  async login(email: string, password: string, origin: Origin): Promise<IssuedTokens> {
+  async login(email: string, password: string, origin: Origin, second: { totpCode?: string; recoveryCode?: string } = {}): Promise<IssuedTokens> {
     const ip = origin.ip ?? 'unknown';
     const lock = await this.throttle.locked(email, ip);
     if (lock) {
@@ -140,6 +149,16 @@ export class AuthService {
         if (locked === 'account') this.logger.error('security.alert.account-locked', { userId: user?.id, note: 'an account reached 100 failed sign-ins within an hour' });
       }
       throw new UnauthorizedError('invalid-credentials', INVALID_CREDENTIALS);
+    }
+    if (user.totpEnabledAt) {
+      if (!second.totpCode && !second.recoveryCode) {
+        throw new UnauthorizedError('totp-required', 'Enter the 6-digit code from your authenticator app (or a recovery code).');
+      }
+      if (!(await this.checkSecondFactor(user, second, origin))) {
+        const locked = await this.throttle.failed(email, ip);
+        await this.audit.record({ action: 'auth.login.failure', targetType: 'user', targetId: user.id, metadata: { reason: 'wrong-second-factor', locked: locked ?? null }, ...origin });
+        throw new UnauthorizedError('totp-invalid', 'The authentication code is wrong or was already used.');
+      }
     }
     await this.throttle.succeeded(email, ip);
     const issued = await this.issue(user, origin);
@@ -198,6 +217,59 @@ export class AuthService {
       if (err instanceof InvalidTokenError) throw new UnauthorizedError('invalid-token', 'The access token is not valid or has expired.');
       throw err;
     }
+  }
+
+  // ---- TOTP 2FA ----------------------------------------------------------------------------
+
+  private totpSecretOf(user: UserRow): string {
+    return this.box.open(user.totpSecretEnc!, `totp:${user.id}`);
+  }
+
+  /** A TOTP code (each time step accepted once) or an unused recovery code. */
+  private async checkSecondFactor(user: UserRow, second: { totpCode?: string; recoveryCode?: string }, origin: Origin): Promise<boolean> {
+    if (second.totpCode) {
+      const step = this.totp.stepOf(this.totpSecretOf(user), second.totpCode);
+      return step !== undefined && (await this.repo.acceptTotpStep(user.id, step));
+    }
+    if (second.recoveryCode && (await this.repo.consumeRecoveryCode(user.id, hashRecoveryCode(second.recoveryCode)))) {
+      await this.audit.record({ action: 'auth.2fa.recovery-used', actorUserId: user.id, targetType: 'user', targetId: user.id, ...origin });
+      return true;
+    }
+    return false;
+  }
+
+  async startTotpSetup(p: Principal): Promise<{ secret: string; otpauthUrl: string; qrCode: string }> {
+    if (p.user.totpEnabledAt) throw new ConflictError('totp-already-enabled', 'Two-factor authentication is already on. Turn it off first to set it up again.');
+    const created = await this.totp.create(p.user.email);
+    await this.repo.setPendingTotp(p.user.id, this.box.seal(created.secret, `totp:${p.user.id}`));
+    return created;
+  }
+
+  async confirmTotp(p: Principal, code: string, origin: Origin): Promise<{ recoveryCodes: string[] }> {
+    const user = await this.repo.findUserById(p.user.id);
+    if (!user?.totpSecretEnc || user.totpEnabledAt) throw new ConflictError('totp-not-pending', 'Start two-factor setup first.');
+    const step = this.totp.stepOf(this.totpSecretOf(user), code);
+    if (step === undefined) throw new BadRequestError('totp-invalid', 'The code is wrong. Check the time on your device and try again.', [{ field: 'body.code', message: 'is wrong' }]);
+    const { codes, hashes } = newRecoveryCodes();
+    await this.repo.transaction(async (repo) => {
+      await repo.enableTotp(user.id, hashes);
+      await repo.acceptTotpStep(user.id, step);
+    });
+    await this.audit.record({ action: 'auth.2fa.enable', actorUserId: user.id, targetType: 'user', targetId: user.id, ...origin });
+    return { recoveryCodes: codes };
+  }
+
+  async disableTotp(p: Principal, password: string, code: string, origin: Origin): Promise<void> {
+    const user = await this.repo.findUserById(p.user.id);
+    if (!user?.totpEnabledAt) throw new ConflictError('totp-not-enabled', 'Two-factor authentication is not on.');
+    const passwordOk = await this.hasher.verify(password, user.passwordHash);
+    const second = /^\d{6}$/.test(code.trim()) ? { totpCode: code.trim() } : { recoveryCode: code };
+    if (!passwordOk || !(await this.checkSecondFactor(user, second, origin))) {
+      await this.audit.record({ action: 'auth.2fa.disable-failed', actorUserId: user.id, targetType: 'user', targetId: user.id, ...origin });
+      throw new BadRequestError('second-factor-check-failed', 'The password or the code is wrong.');
+    }
+    await this.repo.disableTotp(user.id);
+    await this.audit.record({ action: 'auth.2fa.disable', actorUserId: user.id, targetType: 'user', targetId: user.id, ...origin });
   }
 
   // ---- API keys ----------------------------------------------------------------------------

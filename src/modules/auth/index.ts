@@ -12,6 +12,7 @@ import { AccessTokens } from './auth.tokens';
 import { LoginThrottle } from './auth.throttle';
 import { createAuthenticator } from './auth.middleware';
 import { authRoutes } from './auth.routes';
+import { SecretBox } from '../../platform/crypto';
 
 export type { Principal, PublicUser } from './auth.service';
 export { passwordProblems } from './auth.passwords';
@@ -36,6 +37,7 @@ export function createAuthModule(deps: AuthModuleDeps) {
     new LoginThrottle(deps.redis),
     { ...config.auth, publicUrl: config.publicUrl, admin: config.admin },
     deps.logger,
+    new SecretBox(config.secrets.encryptionKey),
   );
   const middleware = createAuthenticator(service);
   return {
