@@ -31,6 +31,16 @@ export const ROUTE_POLICIES: Record<string, Policy> = {
   'DELETE /api/auth/sessions/:id': 'owner',
   'PUT /api/auth/password': 'member',
   'GET /api/auth/csrf': 'member',
+  'POST /api/auth/invites/accept': 'public', // the invitation token is the credential
+  'POST /api/auth/password/forgot': 'public',
+  'POST /api/auth/password/reset': 'public', // the reset token is the credential
+  'POST /api/auth/email/verify': 'public',
+  'GET /api/admin/users': 'admin',
+  'POST /api/admin/users': 'admin',
+  'POST /api/admin/invites': 'admin',
+  'PATCH /api/admin/users/:id': 'admin',
+  'DELETE /api/admin/users/:id': 'admin',
+  'POST /api/admin/users/:id/password-reset': 'admin',
   'POST /api/auth/totp/setup': 'member',
   'POST /api/auth/totp/confirm': 'member',
   'POST /api/auth/totp/disable': 'member',

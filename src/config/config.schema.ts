@@ -126,6 +126,8 @@ export const envSchema = z.object({
   JSON_BODY_LIMIT_KB: int(1024, 1, 10240).describe('Largest JSON request body in KB'),
   RATE_LIMIT_WINDOW_MS: int(60000, 1000, 3_600_000).describe('Window of the general API rate limit'),
   RATE_LIMIT_MAX: int(600, 1, 1_000_000).describe('Requests per ip per window on the API'),
+  SMTP_URL: optionalUrl(['smtp:', 'smtps:'], 'SMTP').describe('SMTP server for invites, password resets and email verification (smtp[s]://user:pass@host:port); unset = admins share links by hand'),
+  SMTP_FROM: z.preprocess(emptyToUndefined, z.string().default('Hearth <hearth@localhost>')).describe('From address of mail Hearth sends'),
   CREDENTIAL_RATE_LIMIT_MAX: int(50, 1, 100_000).describe('Requests per ip per 15 minutes to login, token, register and password endpoints'),
   SESSION_MAX_AGE_HOURS: int(168, 1, 8760).describe('Absolute lifetime of a sign-in session (hours), however active'),
   SESSION_IDLE_MINUTES: int(480, 5, 525_600).describe('A session unused this long (minutes) ends'),

@@ -47,6 +47,7 @@ export interface Config {
   embedding: { provider: Env['EMBEDDING_PROVIDER']; baseUrl?: string; apiKey?: string; model?: string; dimensions: number };
   limits: { uploadMaxBytes: number; jsonBodyBytes: number; rateLimitWindowMs: number; rateLimitMax: number; credentialRateLimitMax: number };
   diagnosticsRoutes: boolean;
+  mail: { smtpUrl?: string; from: string };
   auth: { sessionMaxAgeMs: number; sessionIdleMs: number; allowSignup: boolean; requireAdmin2fa: boolean };
 }
 
@@ -166,6 +167,7 @@ export function loadConfig(raw: Record<string, string | undefined> = process.env
       credentialRateLimitMax: e.CREDENTIAL_RATE_LIMIT_MAX,
     },
     diagnosticsRoutes: e.DIAGNOSTICS_ROUTES,
+    mail: { smtpUrl: e.SMTP_URL, from: e.SMTP_FROM },
     auth: { sessionMaxAgeMs: e.SESSION_MAX_AGE_HOURS * 3_600_000, sessionIdleMs: e.SESSION_IDLE_MINUTES * 60_000, allowSignup: e.ALLOW_SIGNUP, requireAdmin2fa: e.REQUIRE_ADMIN_2FA },
   };
 }

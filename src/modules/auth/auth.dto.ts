@@ -58,3 +58,24 @@ export const ApiKeySchema = z
   .openapi('ApiKey');
 export const CreatedApiKeyResponse = z.object({ key: ApiKeySchema, secret: z.string().openapi({ description: 'The key itself (hk_…); shown only now' }) });
 export const ApiKeysResponse = z.object({ keys: z.array(ApiKeySchema) });
+
+const role = z.enum(['admin', 'member']);
+const linkToken = z.string().min(16).max(200);
+export const AdminCreateUserBody = z.object({ email, name, role: role.default('member'), password }).openapi('AdminCreateUserRequest');
+export const AdminInviteBody = z.object({ email, name: name.optional(), role: role.default('member') }).openapi('InviteRequest');
+export const AdminUpdateUserBody = z
+  .object({ status: z.enum(['active', 'disabled']).optional(), role: role.optional(), name: name.optional() })
+  .refine((v) => Object.keys(v).length > 0, { message: 'name at least one of status, role, name' })
+  .openapi('AdminUpdateUserRequest');
+export const AdminListUsersQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  offset: z.coerce.number().int().min(0).default(0),
+  search: z.string().trim().max(100).optional(),
+});
+export const UsersPage = z.object({ users: z.array(UserSchema), total: z.number() });
+export const InviteResponse = z.object({ email: z.string(), role: z.string(), expiresAt: z.string(), emailed: z.boolean(), link: z.string().optional().openapi({ description: 'Only when SMTP is not configured: give it to the person yourself' }) });
+export const ResetLinkResponse = z.object({ emailed: z.boolean(), expiresAt: z.string(), link: z.string().optional() });
+export const AcceptInviteBody = z.object({ token: linkToken, name: name.optional(), password }).openapi('AcceptInviteRequest');
+export const ForgotPasswordBody = z.object({ email }).openapi('ForgotPasswordRequest');
+export const ResetPasswordBody = z.object({ token: linkToken, password }).openapi('ResetPasswordRequest');
+export const VerifyEmailBody = z.object({ token: linkToken }).openapi('VerifyEmailRequest');

@@ -10,7 +10,7 @@ import { AccessTokens, InvalidTokenError } from './auth.tokens';
 export type AuthVia = 'cookie' | 'bearer' | 'api-key';
 
 const TWO_FACTOR_SETUP_ROUTES = new Set(['/api/auth/totp/setup', '/api/auth/totp/confirm', '/api/auth/me', '/api/auth/logout', '/api/auth/csrf']);
-const CSRF_EXEMPT = new Set(['/api/auth/login', '/api/auth/token', '/api/auth/refresh', '/api/auth/setup', '/api/auth/register']);
+const CSRF_EXEMPT = new Set(['/api/auth/login', '/api/auth/token', '/api/auth/refresh', '/api/auth/setup', '/api/auth/register', '/api/auth/invites/accept', '/api/auth/password/forgot', '/api/auth/password/reset', '/api/auth/email/verify']);
 
 declare module 'express-serve-static-core' {
   interface Request {

@@ -195,4 +195,38 @@ export class AuthRepository {
       .returning({ id: recoveryCodes.id });
     return rows.length === 1;
   }
+
+  // ---- user administration -------------------------------------------------------------------
+
+  async listUsers(opts: { limit: number; offset: number; search?: string }): Promise<{ rows: UserRow[]; total: number }> {
+    // The search text is data, not a pattern: escape LIKE's wildcards (backslash is the default escape).
+    const pattern = opts.search ? `%${opts.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%` : undefined;
+    const where = pattern ? sql`(lower(${users.email}) LIKE ${pattern} OR lower(${users.name}) LIKE ${pattern})` : undefined;
+    const rows = await this.db.select().from(users).where(where).orderBy(users.createdAt, users.id).limit(opts.limit).offset(opts.offset);
+    const [count] = await this.db.select({ n: sql<number>`count(*)::int` }).from(users).where(where);
+    return { rows, total: Number(count?.n ?? 0) };
+  }
+
+  async updateUser(id: string, values: { status?: UserRow['status']; role?: UserRow['role']; name?: string; emailVerified?: boolean }): Promise<UserRow | undefined> {
+    const [row] = await this.db
+      .update(users)
+      .set({ ...values, updatedAt: new Date() })
+      .where(eq(users.id, id))
+      .returning();
+    return row;
+  }
+
+  async deleteUser(id: string): Promise<boolean> {
+    const rows = await this.db.delete(users).where(eq(users.id, id)).returning({ id: users.id });
+    return rows.length === 1;
+  }
+
+  /** Active admins other than `exceptId`: the last one can be neither demoted, disabled nor deleted. */
+  async countOtherActiveAdmins(exceptId: string): Promise<number> {
+    const [row] = await this.db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(users)
+      .where(and(eq(users.role, 'admin'), eq(users.status, 'active'), ne(users.id, exceptId)));
+    return Number(row?.n ?? 0);
+  }
 }

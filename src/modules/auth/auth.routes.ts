@@ -198,6 +198,93 @@ export function authRoutes(docs: ApiDocs, deps: AuthRouteDeps & { sessionMaxAgeM
     },
   );
 
+  // ---- links sent by mail (or handed over by an admin) ----
+  api.route(
+    { access: 'public', method: 'post', path: '/api/auth/invites/accept', summary: 'Create your account from an invitation link (signs you in)', tags, request: { body: dto.AcceptInviteBody }, responses: { 201: { description: 'Account created', schema: dto.UserResponse }, ...errors } },
+    credentials,
+    async (req, res) => {
+      const { body } = validated<{ body: typeof dto.AcceptInviteBody }>(req);
+      const issued = await service.acceptInvite(body, origin(req));
+      setAuthCookies(req, res, issued, deps.sessionMaxAgeMs);
+      res.status(201).json({ user: issued.user });
+    },
+  );
+  api.route(
+    { access: 'public', method: 'post', path: '/api/auth/password/forgot', summary: 'Mail a password-reset link (same answer whether or not the account exists)', tags, request: { body: dto.ForgotPasswordBody }, responses: { 202: { description: 'Accepted' }, ...errors } },
+    credentials,
+    async (req, res) => {
+      const { body } = validated<{ body: typeof dto.ForgotPasswordBody }>(req);
+      await service.forgotPassword(body.email, origin(req));
+      res.status(202).json({ message: 'If an account with this email exists, a reset link is on its way.' });
+    },
+  );
+  api.route(
+    { access: 'public', method: 'post', path: '/api/auth/password/reset', summary: 'Set a new password with a reset link (ends every session)', tags, request: { body: dto.ResetPasswordBody }, responses: { 204: { description: 'Password set' }, ...errors } },
+    credentials,
+    async (req, res) => {
+      const { body } = validated<{ body: typeof dto.ResetPasswordBody }>(req);
+      await service.resetPasswordWithToken(body.token, body.password, origin(req));
+      res.status(204).end();
+    },
+  );
+  api.route(
+    { access: 'public', method: 'post', path: '/api/auth/email/verify', summary: 'Confirm an email address with the mailed link', tags, request: { body: dto.VerifyEmailBody }, responses: { 204: { description: 'Verified' }, ...errors } },
+    async (req, res) => {
+      const { body } = validated<{ body: typeof dto.VerifyEmailBody }>(req);
+      await service.verifyEmail(body.token, origin(req));
+      res.status(204).end();
+    },
+  );
+
+  // ---- user administration ----
+  const adminTags = ['admin', 'users'];
+  const adminErrors = { ...errors, 403: { description: 'Not an admin' }, 404: { description: 'No such user' }, 409: { description: 'Conflict (email taken, last admin, yourself)' } };
+  api.route(
+    { access: 'admin', method: 'get', path: '/api/admin/users', summary: 'Users (search, paged)', tags: adminTags, request: { query: dto.AdminListUsersQuery }, responses: { 200: { description: 'A page of users', schema: dto.UsersPage }, ...adminErrors } },
+    async (req, res) => {
+      const { query } = validated<{ query: typeof dto.AdminListUsersQuery }>(req);
+      res.json(await service.adminListUsers(query));
+    },
+  );
+  api.route(
+    { access: 'admin', method: 'post', path: '/api/admin/users', summary: 'Create a user with a password', tags: adminTags, request: { body: dto.AdminCreateUserBody }, responses: { 201: { description: 'Created', schema: dto.UserResponse }, ...adminErrors } },
+    async (req, res) => {
+      const { body } = validated<{ body: typeof dto.AdminCreateUserBody }>(req);
+      res.status(201).json({ user: await service.adminCreateUser(principal(req), body, origin(req)) });
+    },
+  );
+  api.route(
+    { access: 'admin', method: 'post', path: '/api/admin/invites', summary: 'Invite someone (a 7-day, single-use link; mailed when SMTP is set, else answered)', tags: adminTags, request: { body: dto.AdminInviteBody }, responses: { 201: { description: 'Invited', schema: dto.InviteResponse }, ...adminErrors } },
+    async (req, res) => {
+      const { body } = validated<{ body: typeof dto.AdminInviteBody }>(req);
+      res.setHeader('Cache-Control', 'no-store');
+      res.status(201).json(await service.adminInvite(principal(req), body, origin(req)));
+    },
+  );
+  api.route(
+    { access: 'admin', method: 'patch', path: '/api/admin/users/:id', summary: 'Disable, enable, rename or change the role of a user', tags: adminTags, request: { params: dto.IdParams, body: dto.AdminUpdateUserBody }, responses: { 200: { description: 'Updated', schema: dto.UserResponse }, ...adminErrors } },
+    async (req, res) => {
+      const { params, body } = validated<{ params: typeof dto.IdParams; body: typeof dto.AdminUpdateUserBody }>(req);
+      res.json({ user: await service.adminUpdateUser(principal(req), params.id, body, origin(req)) });
+    },
+  );
+  api.route(
+    { access: 'admin', method: 'delete', path: '/api/admin/users/:id', summary: 'Delete a user', tags: adminTags, request: { params: dto.IdParams }, responses: { 204: { description: 'Deleted' }, ...adminErrors } },
+    async (req, res) => {
+      const { params } = validated<{ params: typeof dto.IdParams }>(req);
+      await service.adminDeleteUser(principal(req), params.id, origin(req));
+      res.status(204).end();
+    },
+  );
+  api.route(
+    { access: 'admin', method: 'post', path: '/api/admin/users/:id/password-reset', summary: "Start a password reset for a user (mailed, or the link is answered when SMTP is off)", tags: adminTags, request: { params: dto.IdParams }, responses: { 201: { description: 'Reset link made', schema: dto.ResetLinkResponse }, ...adminErrors } },
+    async (req, res) => {
+      const { params } = validated<{ params: typeof dto.IdParams }>(req);
+      res.setHeader('Cache-Control', 'no-store');
+      res.status(201).json(await service.adminPasswordReset(principal(req), params.id, origin(req)));
+    },
+  );
+
   const keyTags = ['api-keys'];
   api.route(
     { access: 'member', method: 'post', path: '/api/keys', summary: 'Create an API key (the secret is shown once)', tags: keyTags, request: { body: dto.CreateApiKeyBody }, responses: { 201: { description: 'Created', schema: dto.CreatedApiKeyResponse }, ...errors } },

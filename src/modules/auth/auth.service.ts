@@ -8,6 +8,7 @@ import { AccessTokens, ACCESS_TOKEN_TTL_SECONDS, hashToken, InvalidTokenError, n
 import { passwordProblems, type PasswordHasher } from './auth.passwords';
 import { hashRecoveryCode, newRecoveryCodes, Totp } from './auth.totp';
 import type { SecretBox } from '../../platform/crypto';
+import type { Mailer } from '../../platform/mail';
 import type { LoginThrottle } from './auth.throttle';
 
 export interface Origin {
@@ -108,6 +109,7 @@ export class AuthService {
     private readonly settings: AuthSettings,
     private readonly logger: Logger,
     private readonly box: SecretBox,
+    private readonly mailer: Mailer,
     private readonly totp = new Totp(),
   ) {}
 
@@ -346,15 +348,143 @@ export class AuthService {
     if (await this.repo.findUserByEmail(input.email)) throw new ConflictError('email-taken', 'An account with this email already exists.');
     const user = await this.repo.insertUser({ email: input.email.trim(), name: input.name.trim(), role: 'member', passwordHash: await this.hasher.hash(input.password), emailVerified: false });
     await this.audit.record({ action: 'user.create', actorUserId: user.id, targetType: 'user', targetId: user.id, metadata: { via: 'signup' }, ...origin });
+    if (this.mailer.enabled) await this.sendVerification(user);
     return toPublicUser(user);
   }
 
+  // ---- single-use links: verification, reset, invitation ---------------------------------------
+
+  private static readonly TTL = { verify: 24 * 3_600_000, reset: 3_600_000, invite: 7 * 24 * 3_600_000 } as const;
+
+  private async newLink(purpose: 'verify' | 'reset' | 'invite', path: string, values: { userId?: string; createdBy?: string; metadata?: Record<string, unknown> }): Promise<{ link: string; expiresAt: Date }> {
+    const token = newOpaqueToken();
+    const expiresAt = new Date(Date.now() + AuthService.TTL[purpose]);
+    await this.repo.insertAuthToken({ purpose, tokenHash: hashToken(token), expiresAt, userId: values.userId ?? null, createdBy: values.createdBy ?? null, metadata: values.metadata });
+    return { link: `${this.settings.publicUrl}${path}?token=${token}`, expiresAt };
+  }
+
+  private async sendVerification(user: UserRow): Promise<void> {
+    const { link } = await this.newLink('verify', '/verify-email', { userId: user.id });
+    await this.mailer.send({ to: user.email, subject: 'Confirm your email address for Hearth', text: `Hello ${user.name},\n\nconfirm your email address by opening this link (valid for 24 hours):\n\n${link}\n` });
+  }
+
+  async verifyEmail(token: string, origin: Origin): Promise<void> {
+    const row = await this.repo.consumeAuthToken('verify', hashToken(token));
+    if (!row?.userId) throw new BadRequestError('link-invalid', 'This link is not valid: it was used already or has expired.');
+    await this.repo.updateUser(row.userId, { emailVerified: true });
+    await this.audit.record({ action: 'auth.email.verify', actorUserId: row.userId, targetType: 'user', targetId: row.userId, ...origin });
+  }
+
+  /** Always answers the same (no account enumeration); mails a 1-hour link when the account exists and SMTP is set. */
+  async forgotPassword(email: string, origin: Origin): Promise<void> {
+    const user = await this.repo.findUserByEmail(email);
+    const sent = Boolean(user && user.status === 'active' && this.mailer.enabled);
+    if (user && sent) {
+      const { link } = await this.newLink('reset', '/reset-password', { userId: user.id });
+      await this.mailer.send({ to: user.email, subject: 'Reset your Hearth password', text: `Hello ${user.name},\n\nsomeone (hopefully you) asked to reset your password. Open this link within an hour to choose a new one:\n\n${link}\n\nIf it was not you, ignore this message.\n` });
+    }
+    await this.audit.record({ action: 'auth.password.reset-requested', targetType: 'user', targetId: user?.id ?? email.toLowerCase(), metadata: { sent }, ...origin });
+  }
+
+  async resetPasswordWithToken(token: string, password: string, origin: Origin): Promise<void> {
+    const hash = await this.hasher.hash(password);
+    const user = await this.repo.transaction(async (repo) => {
+      const row = await repo.consumeAuthToken('reset', hashToken(token));
+      const user = row?.userId ? await repo.findUserById(row.userId) : undefined;
+      if (!user || user.status !== 'active') throw new BadRequestError('link-invalid', 'This reset link is not valid: it was used already or has expired. Ask for a new one.');
+      // Checked inside the transaction so a weak password does not spend the link.
+      this.assertPassword(password, user.email);
+      await repo.setPassword(user.id, hash);
+      await repo.revokeUserSessions(user.id, 'password-reset');
+      return user;
+    });
+    await this.audit.record({ action: 'auth.password.reset', actorUserId: user.id, targetType: 'user', targetId: user.id, metadata: { via: 'link' }, ...origin });
+  }
+
+  // ---- user administration (admins) ------------------------------------------------------------
+
+  async adminListUsers(opts: { limit: number; offset: number; search?: string }) {
+    const { rows, total } = await this.repo.listUsers(opts);
+    return { users: rows.map(toPublicUser), total };
+  }
+
+  async adminCreateUser(actor: Principal, input: { email: string; name: string; role: 'admin' | 'member'; password: string }, origin: Origin): Promise<PublicUser> {
+    return this.createUser(input, { userId: actor.user.id, type: 'user' }, origin);
+  }
+
+  /** An invitation link (7 days, single use): mailed when SMTP is set, otherwise handed to the admin. */
+  async adminInvite(actor: Principal, input: { email: string; name?: string; role: 'admin' | 'member' }, origin: Origin): Promise<{ email: string; role: string; expiresAt: string; emailed: boolean; link?: string }> {
+    if (await this.repo.findUserByEmail(input.email)) throw new ConflictError('email-taken', 'An account with this email already exists.');
+    const emailed = this.mailer.enabled;
+    const { link, expiresAt } = await this.newLink('invite', '/invite', { createdBy: actor.user.id, metadata: { email: input.email.trim(), name: input.name?.trim() ?? null, role: input.role, emailed } });
+    if (emailed) {
+      await this.mailer.send({ to: input.email, subject: `${actor.user.name} invited you to Hearth`, text: `Hello${input.name ? ` ${input.name}` : ''},\n\n${actor.user.name} invited you to Hearth. Open this link within 7 days to create your account:\n\n${link}\n` });
+    }
+    await this.audit.record({ action: 'user.invite', actorUserId: actor.user.id, targetType: 'email', targetId: input.email.toLowerCase(), metadata: { role: input.role, emailed }, ...origin });
+    return { email: input.email, role: input.role, expiresAt: expiresAt.toISOString(), emailed, ...(emailed ? {} : { link }) };
+  }
+
+  async acceptInvite(input: { token: string; name?: string; password: string }, origin: Origin): Promise<IssuedTokens> {
+    const hash = await this.hasher.hash(input.password);
+    const user = await this.repo.transaction(async (repo) => {
+      const row = await repo.consumeAuthToken('invite', hashToken(input.token));
+      if (!row) throw new BadRequestError('link-invalid', 'This invitation is not valid: it was used already or has expired. Ask for a new one.');
+      const meta = row.metadata as { email: string; name: string | null; role: 'admin' | 'member'; emailed: boolean };
+      this.assertPassword(input.password, meta.email);
+      if (await repo.findUserByEmail(meta.email)) throw new ConflictError('email-taken', 'An account with this email already exists. Sign in instead.');
+      const name = input.name?.trim() || meta.name || meta.email.split('@')[0]!;
+      // Whoever opened a mailed link has shown they read that mailbox.
+      return repo.insertUser({ email: meta.email, name, role: meta.role, passwordHash: hash, emailVerified: meta.emailed });
+    });
+    await this.audit.record({ action: 'user.create', actorUserId: user.id, targetType: 'user', targetId: user.id, metadata: { via: 'invite', role: user.role }, ...origin });
+    return this.issue(user, origin);
+  }
+
+  async adminUpdateUser(actor: Principal, id: string, changes: { status?: 'active' | 'disabled'; role?: 'admin' | 'member'; name?: string }, origin: Origin): Promise<PublicUser> {
+    const user = await this.repo.findUserById(id);
+    if (!user) throw new NotFoundError('user-not-found', 'No such user.');
+    const losesAdmin = user.role === 'admin' && user.status === 'active' && (changes.role === 'member' || changes.status === 'disabled');
+    if (losesAdmin && (await this.repo.countOtherActiveAdmins(user.id)) === 0) throw new ConflictError('last-admin', 'This is the last active admin; make someone else an admin first.');
+    if (id === actor.user.id && changes.status === 'disabled') throw new ConflictError('cannot-disable-self', 'You cannot disable your own account.');
+    const updated = await this.repo.transaction(async (repo) => {
+      const row = await repo.updateUser(id, changes);
+      // Tokens are checked against the account on every request; ending sessions also stops refresh.
+      if (changes.status === 'disabled' && user.status !== 'disabled') await repo.revokeUserSessions(id, 'account-disabled');
+      return row!;
+    });
+    const base = { actorUserId: actor.user.id, targetType: 'user', targetId: id, ...origin };
+    if (changes.status && changes.status !== user.status) await this.audit.record({ ...base, action: changes.status === 'disabled' ? 'user.disable' : 'user.enable' });
+    if (changes.role && changes.role !== user.role) await this.audit.record({ ...base, action: 'user.role-change', metadata: { from: user.role, to: changes.role } });
+    if (changes.name !== undefined && changes.name !== user.name) await this.audit.record({ ...base, action: 'user.update', metadata: { fields: ['name'] } });
+    return toPublicUser(updated);
+  }
+
+  async adminDeleteUser(actor: Principal, id: string, origin: Origin): Promise<void> {
+    if (id === actor.user.id) throw new ConflictError('cannot-delete-self', 'You cannot delete your own account.');
+    const user = await this.repo.findUserById(id);
+    if (!user) throw new NotFoundError('user-not-found', 'No such user.');
+    if (user.role === 'admin' && (await this.repo.countOtherActiveAdmins(user.id)) === 0) throw new ConflictError('last-admin', 'This is the last active admin.');
+    await this.repo.deleteUser(id);
+    await this.audit.record({ action: 'user.delete', actorUserId: actor.user.id, targetType: 'user', targetId: id, metadata: { role: user.role }, ...origin });
+  }
+
+  /** A reset link for someone: mailed to them when SMTP is set, otherwise shown to the admin. */
+  async adminPasswordReset(actor: Principal, id: string, origin: Origin): Promise<{ emailed: boolean; link?: string; expiresAt: string }> {
+    const user = await this.repo.findUserById(id);
+    if (!user) throw new NotFoundError('user-not-found', 'No such user.');
+    const { link, expiresAt } = await this.newLink('reset', '/reset-password', { userId: user.id, createdBy: actor.user.id });
+    const emailed = this.mailer.enabled;
+    if (emailed) await this.mailer.send({ to: user.email, subject: 'Reset your Hearth password', text: `Hello ${user.name},\n\nan administrator started a password reset for your account. Open this link within an hour to choose a new password:\n\n${link}\n` });
+    await this.audit.record({ action: 'auth.password.reset-requested', actorUserId: actor.user.id, targetType: 'user', targetId: id, metadata: { sent: emailed, byAdmin: true }, ...origin });
+    return { emailed, expiresAt: expiresAt.toISOString(), ...(emailed ? {} : { link }) };
+  }
+
   /** Creates an account for someone (CLI now; the admin API later). */
-  async createUser(input: { email: string; name: string; role: 'admin' | 'member'; password: string }, actor: { userId?: string; type: 'user' | 'system' }): Promise<PublicUser> {
+  async createUser(input: { email: string; name: string; role: 'admin' | 'member'; password: string }, actor: { userId?: string; type: 'user' | 'system' }, origin?: Origin): Promise<PublicUser> {
     this.assertPassword(input.password, input.email);
     if (await this.repo.findUserByEmail(input.email)) throw new ConflictError('email-taken', 'An account with this email already exists.');
     const user = await this.repo.insertUser({ email: input.email.trim(), name: input.name.trim(), role: input.role, passwordHash: await this.hasher.hash(input.password), emailVerified: true });
-    await this.audit.record({ action: 'user.create', actorUserId: actor.userId ?? null, actorType: actor.type, targetType: 'user', targetId: user.id, metadata: { role: input.role, via: actor.type === 'system' ? 'cli' : 'admin' } });
+    await this.audit.record({ action: 'user.create', actorUserId: actor.userId ?? null, actorType: actor.type, targetType: 'user', targetId: user.id, metadata: { role: input.role, via: actor.type === 'system' ? 'cli' : 'admin' }, ...origin });
     return toPublicUser(user);
   }
 

@@ -13,6 +13,7 @@ import { LoginThrottle } from './auth.throttle';
 import { createAuthenticator } from './auth.middleware';
 import { authRoutes } from './auth.routes';
 import { SecretBox } from '../../platform/crypto';
+import { Mailer } from '../../platform/mail';
 
 export type { Principal, PublicUser } from './auth.service';
 export { passwordProblems } from './auth.passwords';
@@ -38,6 +39,7 @@ export function createAuthModule(deps: AuthModuleDeps) {
     { ...config.auth, publicUrl: config.publicUrl, admin: config.admin },
     deps.logger,
     new SecretBox(config.secrets.encryptionKey),
+    new Mailer(config.mail.smtpUrl, config.mail.from, deps.logger),
   );
   const middleware = createAuthenticator(service);
   return {
