@@ -221,6 +221,10 @@ export class AuthRepository {
     return rows.length === 1;
   }
 
+  async listActiveAdmins(): Promise<UserRow[]> {
+    return this.db.select().from(users).where(and(eq(users.role, 'admin'), eq(users.status, 'active'))).orderBy(desc(users.createdAt)).limit(1000);
+  }
+
   /** Active admins other than `exceptId`: the last one can be neither demoted, disabled nor deleted. */
   async countOtherActiveAdmins(exceptId: string): Promise<number> {
     const [row] = await this.db

@@ -148,7 +148,7 @@ export class AuthService {
       await this.audit.record({ action: 'auth.login.failure', actorUserId: null, targetType: 'user', targetId: user?.id ?? email.toLowerCase(), metadata: { reason }, ...origin });
       if (locked) {
         await this.audit.record({ action: 'auth.login.lockout', targetType: 'user', targetId: user?.id ?? email.toLowerCase(), metadata: { scope: locked }, ...origin });
-        if (locked === 'account') this.logger.error('security.alert.account-locked', { userId: user?.id, note: 'an account reached 100 failed sign-ins within an hour' });
+        if (locked === 'account') await this.alertAdmins(user?.id ?? null, email);
       }
       throw new UnauthorizedError('invalid-credentials', INVALID_CREDENTIALS);
     }
@@ -166,6 +166,20 @@ export class AuthService {
     const issued = await this.issue(user, origin);
     await this.audit.record({ action: 'auth.login.success', actorUserId: user.id, targetType: 'session', targetId: issued.sessionId, ...origin });
     return issued;
+  }
+
+  /** An account reached 100 failures in an hour: tell every active admin (mail when SMTP is set; always the log). */
+  private async alertAdmins(userId: string | null, email: string): Promise<void> {
+    this.logger.error('security.alert.account-locked', { userId, note: 'an account reached 100 failed sign-ins within an hour and is locked for an hour' });
+    if (!this.mailer.enabled) return;
+    const admins = await this.repo.listActiveAdmins();
+    await Promise.all(
+      admins.map((a) =>
+        this.mailer
+          .send({ to: a.email, subject: 'Hearth security alert: an account was locked', text: `The account ${email} had 100 failed sign-ins within an hour and is locked for an hour.\nSee the audit log (auth.login.lockout) for the addresses involved.\n` })
+          .catch((err: Error) => this.logger.error('security.alert.mail-failed', { error: err.message })),
+      ),
+    );
   }
 
   /** Rotates a refresh token. A spent token presented again revokes its whole family (the session). */
