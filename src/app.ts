@@ -91,6 +91,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
     windowMs: config.limits.rateLimitWindowMs,
     limit: config.limits.rateLimitMax,
     redis: deps.redis,
+    redisPrefix: config.redisPrefix,
   });
   // Cross-origin rules concern the API; health probes and static files do not need them.
   app.use(['/api', '/v1'], corsAllowlist(config.corsOrigins, config.publicUrl));

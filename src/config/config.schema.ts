@@ -99,6 +99,7 @@ export const envSchema = z.object({
   DATABASE_STATEMENT_TIMEOUT_MS: int(30000, 100, 3_600_000).describe('Statement timeout (ms) on direct connections; behind PgBouncer its connect_query sets it: keep them equal'),
   RUN_MIGRATIONS: bool(true).describe('Run pending migrations at start (Compose runs them in a one-shot step instead)'),
   REDIS_URL: optionalUrl(['redis:', 'rediss:'], 'Redis').describe('Redis URL for shared rate limits and caches; unset = in-memory, per process'),
+  REDIS_PREFIX: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/, { message: 'letters, digits, : _ - only (max 64)' }).default('hearth:')).describe('Prefix of every Redis key, so several instances can share one Redis'),
   CORS_ORIGINS: list.describe('Comma-separated origins allowed to call the API from a browser; empty = same origin only'),
   TRUST_PROXY: trustProxy.describe('Proxy hops to trust for the client ip (0 = none; Compose sets 1 for nginx)'),
   BCRYPT_COST: int(12, 10, 15).describe('bcrypt work factor for passwords (10–15)'),

@@ -29,6 +29,7 @@ export interface Config {
     runMigrations: boolean;
   };
   redisUrl?: string;
+  redisPrefix: string;
   corsOrigins: string[];
   trustProxy: number | string;
   bcryptCost: number;
@@ -149,6 +150,7 @@ export function loadConfig(raw: Record<string, string | undefined> = process.env
       runMigrations: e.RUN_MIGRATIONS,
     },
     redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
     corsOrigins: e.CORS_ORIGINS,
     trustProxy: e.TRUST_PROXY,
     bcryptCost: e.BCRYPT_COST,

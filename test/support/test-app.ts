@@ -50,6 +50,8 @@ export async function createTestApp(env: Record<string, string> = {}, opts: { da
     ENCRYPTION_KEY: '0'.repeat(64),
     BCRYPT_COST: '10',
     REDIS_URL: process.env.REDIS_URL ?? '',
+    // Each test app counts its own rate limits, even when many share one Redis.
+    REDIS_PREFIX: `${unique('test').replace(/-/g, '_')}:`,
     ...env,
   });
   const { logger, lines, text } = captureLogger(opts.logLevel);

@@ -18,12 +18,15 @@ describe('user administration (no SMTP: links are handed to the admin)', () => {
 
   it('when an admin creates and finds users, then the search treats % and _ as text, and the new user signs in', async () => {
     const tag = unique('find');
-    const created = await request(t.app).post('/api/admin/users').set(adminAuth).send({ email: `${tag}@example.com`, name: '100% Real_Name', password: STRONG_PASSWORD });
+    const created = await request(t.app).post('/api/admin/users').set(adminAuth).send({ email: `${tag}@example.com`, name: `${tag} 100% real_name`, password: STRONG_PASSWORD });
     expect(created.status).toBe(201);
     expect(created.body.user).toMatchObject({ role: 'member', emailVerified: true });
-    await request(t.app).post('/api/admin/users').set(adminAuth).send({ email: `${tag}-other@example.com`, name: '100 percent', password: STRONG_PASSWORD });
-    const found = await request(t.app).get('/api/admin/users').set(adminAuth).query({ search: '100%' });
-    expect(found.body.users.map((u: { email: string }) => u.email)).toEqual([`${tag}@example.com`]);
+    await request(t.app).post('/api/admin/users').set(adminAuth).send({ email: `${tag}-other@example.com`, name: `${tag} 100 percent realxname`, password: STRONG_PASSWORD });
+    // As patterns, '100%' and 'real_name' would match both names; as text only the first.
+    for (const search of [`${tag} 100%`, `${tag} 100% real_name`]) {
+      const found = await request(t.app).get('/api/admin/users').set(adminAuth).query({ search });
+      expect(found.body.users.map((u: { email: string }) => u.email)).toEqual([`${tag}@example.com`]);
+    }
     expect((await request(t.app).get('/api/admin/users').set(adminAuth).query({ search: tag, limit: 1 })).body).toMatchObject({ total: 2, users: [expect.any(Object)] });
     expect((await tokenFor(`${tag}@example.com`)).access_token).toEqual(expect.any(String));
     expect(await auditRows(t, { action: 'user.create', targetId: created.body.user.id })).toEqual([expect.objectContaining({ actor_user_id: admin.id })]);

@@ -19,9 +19,9 @@ export class LoginThrottle {
   private readonly pair: RateLimiterAbstract;
   private readonly account: RateLimiterAbstract;
 
-  constructor(redis?: RedisClient) {
+  constructor(prefix: string, redis?: RedisClient) {
     const make = (name: string, o: typeof PAIR) =>
-      redis ? new RateLimiterRedis({ storeClient: redis, useRedisPackage: true, keyPrefix: `hearth:login:${name}`, ...o }) : new RateLimiterMemory({ keyPrefix: `hearth:login:${name}`, ...o });
+      redis ? new RateLimiterRedis({ storeClient: redis, useRedisPackage: true, keyPrefix: `${prefix}login:${name}`, ...o }) : new RateLimiterMemory({ keyPrefix: `${prefix}login:${name}`, ...o });
     this.pair = make('pair', PAIR);
     this.account = make('account', ACCOUNT);
   }

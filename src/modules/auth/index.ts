@@ -35,7 +35,7 @@ export function createAuthModule(deps: AuthModuleDeps) {
     new PasswordHasher(config.bcryptCost),
     tokens,
     deps.audit,
-    new LoginThrottle(deps.redis),
+    new LoginThrottle(config.redisPrefix, deps.redis),
     { ...config.auth, publicUrl: config.publicUrl, admin: config.admin },
     deps.logger,
     new SecretBox(config.secrets.encryptionKey),
@@ -51,7 +51,7 @@ export function createAuthModule(deps: AuthModuleDeps) {
         service,
         csrfSecret: csrfSecretFrom(config.secrets.jwtSecret),
         sessionMaxAgeMs: config.auth.sessionMaxAgeMs,
-        credentialLimit: { windowMs: 15 * 60_000, limit: config.limits.credentialRateLimitMax, redis: deps.redis },
+        credentialLimit: { windowMs: 15 * 60_000, limit: config.limits.credentialRateLimitMax, redis: deps.redis, redisPrefix: config.redisPrefix },
       }),
   };
 }

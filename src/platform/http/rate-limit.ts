@@ -10,15 +10,17 @@ export interface RateLimitOptions {
   windowMs: number;
   limit: number;
   redis?: RedisClient;
+  /** REDIS_PREFIX: keeps instances sharing a Redis apart. */
+  redisPrefix: string;
   keyGenerator?: (req: Request) => string;
   message?: string;
   skip?: (req: Request) => boolean;
 }
 
-export function createStore(name: string, redis?: RedisClient): Store | undefined {
+export function createStore(name: string, redisPrefix: string, redis?: RedisClient): Store | undefined {
   if (!redis) return undefined; // express-rate-limit's MemoryStore: per process
   const store = new RedisStore({
-    prefix: `hearth:rl:${name}:`,
+    prefix: `${redisPrefix}rl:${name}:`,
     sendCommand: (...args: string[]) => redis.sendCommand(args),
   });
   // The store loads its scripts at once; while Redis is down that fails, and it reloads them on the
@@ -34,7 +36,7 @@ export function createRateLimiter(opts: RateLimitOptions): RequestHandler {
     standardHeaders: 'draft-8',
     legacyHeaders: false,
     identifier: opts.name,
-    store: createStore(opts.name, opts.redis),
+    store: createStore(opts.name, opts.redisPrefix, opts.redis),
     // A Redis outage must not take the API down with it; the outage shows in /health/ready.
     passOnStoreError: true,
     skip: opts.skip,
