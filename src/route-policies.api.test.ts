@@ -68,4 +68,20 @@ describe('auth matrix (src/route-policies.ts)', () => {
       else expect([key, res.status, res.body.error?.code]).toEqual([key, 403, 'interactive-sign-in-required']);
     }
   });
+
+  it('when a signed-in browser (cookies) writes without the CSRF token, then every protected write answers 403; public writes never ask for it', async () => {
+    const m = await createUser(t);
+    const cookies = (
+      (await request(t.app).post('/api/auth/login').send({ email: m.email, password: m.password })).headers['set-cookie'] as unknown as string[]
+    )
+      .map((c) => c.split(';')[0])
+      .join('; ');
+    for (const [key, policy] of Object.entries(ROUTE_POLICIES)) {
+      const [method, path] = key.split(' ') as [string, string];
+      if (method === 'GET') continue;
+      const res = await request(t.app)[method.toLowerCase() as 'post'](fill(path)).set('Cookie', cookies).send({});
+      if (policy === 'public') expect([key, res.body.error?.code]).not.toEqual([key, 'csrf-invalid']);
+      else expect([key, res.status, res.body.error?.code]).toEqual([key, 403, 'csrf-invalid']);
+    }
+  });
 });

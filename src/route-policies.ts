@@ -29,6 +29,9 @@ export const ROUTE_POLICIES: Record<string, Policy> = {
   'GET /api/auth/me': 'member',
   'GET /api/auth/sessions': 'member',
   'DELETE /api/auth/sessions/:id': 'owner',
+  'DELETE /api/auth/sessions': 'member',
+  'DELETE /api/admin/users/:id/sessions': 'admin',
+  'DELETE /api/admin/users/:id/totp': 'admin',
   'PUT /api/auth/password': 'member',
   'GET /api/auth/csrf': 'member',
   'POST /api/auth/invites/accept': 'public', // the invitation token is the credential

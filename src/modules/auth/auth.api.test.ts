@@ -229,7 +229,24 @@ describe('auth API', () => {
       while (owner === attacker) owner = ip();
       expect((await login(u.email, u.password, owner)).status).toBe(200);
       expect(await auditRows(t, { action: 'auth.login.lockout', targetId: u.id })).toHaveLength(1);
-      expect((await auditRows(t, { action: 'auth.login.locked' })).some((r) => r.target_id === u.email.toLowerCase())).toBe(true);
+      expect(await auditRows(t, { action: 'auth.login.locked', targetId: u.id })).toHaveLength(1);
+    });
+
+    it('when twenty wrong guesses arrive at once from one address, then no more than five are even checked; the rest are refused', async () => {
+      const u = await createUser(t);
+      const from = ip();
+      const statuses = await Promise.all(Array.from({ length: 20 }, (_, i) => login(u.email, `parallel guess ${i}!!`, from).then((r) => r.status)));
+      expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(5);
+      expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(15);
+    });
+
+    it('when the guesses come from many IPv6 addresses of one /56, then they count as one address', async () => {
+      const u = await createUser(t);
+      // The first 56 bits are fixed: three groups and the high byte of the fourth.
+      const net = `2001:db8:${crypto.randomInt(1, 0xffff).toString(16)}:${crypto.randomInt(0x10, 0xff).toString(16)}`;
+      for (let i = 1; i <= 5; i++) expect((await login(u.email, `v6 guess ${i}!!`, `${net}${i.toString(16).padStart(2, '0')}::${i}`)).status).toBe(401);
+      expect((await login(u.email, u.password, `${net}ff::1`)).status).toBe(429);
+      expect((await login(u.email, u.password, '2001:db8:ffff:ff00::1')).status).toBe(200);
     });
 
     it('when one ip hammers the credential endpoints, then its cap answers 429 there but never on me', async () => {

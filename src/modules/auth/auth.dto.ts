@@ -8,12 +8,12 @@ const password = z.string().min(1, { message: 'is required' }).max(1024, { messa
 const name = z.string().trim().min(1, { message: 'is required' }).max(100, { message: 'must be at most 100 characters' });
 
 const totpCode = z.string().regex(/^\d{6}$/, { message: 'must be 6 digits' });
-const recoveryCode = z.string().min(8).max(32);
+const recoveryCode = z.string().min(20).max(40);
 export const LoginBody = z
   .object({ email, password, totpCode: totpCode.optional(), recoveryCode: recoveryCode.optional() })
   .openapi('LoginRequest');
 export const TotpConfirmBody = z.object({ code: totpCode }).openapi('TotpConfirmRequest');
-export const TotpDisableBody = z.object({ password, code: z.string().min(6).max(32) }).openapi('TotpDisableRequest');
+export const TotpDisableBody = z.object({ password, code: z.string().min(6).max(40) }).openapi('TotpDisableRequest');
 export const TotpSetupResponse = z.object({ secret: z.string(), otpauthUrl: z.string(), qrCode: z.string().openapi({ description: 'PNG as a data: URL' }) });
 export const RecoveryCodesResponse = z.object({ recoveryCodes: z.array(z.string()) });
 export const RegisterBody = z.object({ email, name, password }).openapi('RegisterRequest');
@@ -79,3 +79,5 @@ export const AcceptInviteBody = z.object({ token: linkToken, name: name.optional
 export const ForgotPasswordBody = z.object({ email }).openapi('ForgotPasswordRequest');
 export const ResetPasswordBody = z.object({ token: linkToken, password }).openapi('ResetPasswordRequest');
 export const VerifyEmailBody = z.object({ token: linkToken }).openapi('VerifyEmailRequest');
+export const TotpSetupBody = z.object({ password }).openapi('TotpSetupRequest');
+export const RevokedSessionsResponse = z.object({ revokedSessions: z.number() });

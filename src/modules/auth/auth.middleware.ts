@@ -37,11 +37,26 @@ class ApiKeyStrategy extends passport.Strategy {
 /** Cookie names: `__Host-` (Secure, path /, no Domain) whenever the request came over TLS. */
 export const cookieNames = (secure: boolean) => (secure ? { access: '__Host-hearth_at', refresh: '__Host-hearth_rt' } : { access: 'hearth_at', refresh: 'hearth_rt' });
 
+/**
+ * Whether cookies must be Secure: the request came over TLS (as far as TRUST_PROXY lets us see), or
+ * the instance is published over https (PUBLIC_URL) behind a proxy we were not told to trust.
+ */
+export const secureCookies = (req: Request, publicUrl: string): boolean => req.secure || publicUrl.startsWith('https:');
+
 export function accessTokenFrom(req: Request): { token: string; via: AuthVia } | undefined {
   const bearer = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
   if (bearer) return { token: bearer, via: looksLikeApiKey(bearer) ? 'api-key' : 'bearer' };
-  const cookie = (req.cookies as Record<string, string> | undefined)?.[cookieNames(req.secure).access];
+  const cookies = req.cookies as Record<string, string> | undefined;
+  const cookie = cookies?.['__Host-hearth_at'] ?? cookies?.hearth_at;
   return cookie ? { token: cookie, via: 'cookie' } : undefined;
+}
+
+export function clearAuthCookies(req: Request, res: import('express').Response, publicUrl: string): void {
+  const secure = secureCookies(req, publicUrl);
+  const names = cookieNames(secure);
+  const base = { httpOnly: true, sameSite: 'lax' as const, secure, path: '/' };
+  res.clearCookie(names.access, base);
+  res.clearCookie(names.refresh, base);
 }
 
 /**
@@ -50,7 +65,7 @@ export function accessTokenFrom(req: Request): { token: string; via: AuthVia } |
  * resolved to a live session of an active user, so revoking a session or disabling a user takes
  * effect at once rather than at token expiry.
  */
-export function createAuthenticator(auth: AuthService) {
+export function createAuthenticator(auth: AuthService, publicUrl: string) {
   const instance = new passport.Passport();
   instance.use('api-key', new ApiKeyStrategy(auth));
   instance.use(
@@ -90,7 +105,15 @@ export function createAuthenticator(auth: AuthService) {
     if (!found) return next();
     instance.authenticate(found.via === 'api-key' ? 'api-key' : 'jwt', { session: false }, (err: unknown, principal: (Principal & { via: AuthVia }) | false, info: unknown) => {
       if (err) return next(err instanceof InvalidTokenError ? new UnauthorizedError('invalid-token', 'The access token is not valid or has expired.') : err);
-      if (!principal) return next(info instanceof UnauthorizedError ? info : new UnauthorizedError('invalid-token', 'The access token is not valid or has expired.'));
+      if (!principal) {
+        // A stale cookie (ended or idle session) must not lock the browser out of signing in
+        // again: drop it and carry on as anonymous; protected routes then answer 401.
+        if (found.via === 'cookie') {
+          clearAuthCookies(req, res, publicUrl);
+          return next();
+        }
+        return next(info instanceof UnauthorizedError ? info : new UnauthorizedError('invalid-token', 'The access token is not valid or has expired.'));
+      }
       req.principal = principal;
       setContextUserId(principal.user.id);
       next();

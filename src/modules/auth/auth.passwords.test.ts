@@ -27,5 +27,7 @@ describe('passwords', () => {
     expect(passwordProblems('Unbelievable')).toEqual(['is one of the most common passwords; choose another']);
     expect(passwordProblems('alice.smith@example.com', 'Alice.Smith@example.com')).toEqual(['must not be your email address']);
     expect(passwordProblems('correct horse battery staple')).toEqual([]);
+    // Long enough, not on the 10k list, yet trivially guessable: the pattern check catches them.
+    for (const weak of ['password1234', 'qwerty123456', '123456789012', 'aaaaaaaaaaaa', 'abcdefghijkl']) expect([weak, passwordProblems(weak)[0]]).toEqual([weak, expect.stringMatching(/^is too easy to guess/)]);
   });
 });

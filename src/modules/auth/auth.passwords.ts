@@ -2,6 +2,13 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import bcrypt from 'bcrypt';
+import { zxcvbn, zxcvbnOptions } from '@zxcvbn-ts/core';
+import * as zxcvbnCommon from '@zxcvbn-ts/language-common';
+
+// zxcvbn's ~50,000 common passwords plus its pattern matching (keyboard walks, sequences, dates,
+// repeats, l33t) catch what a plain list misses at 12+ characters: password1234, qwerty123456…
+zxcvbnOptions.setOptions({ dictionary: zxcvbnCommon.dictionary, graphs: zxcvbnCommon.adjacencyGraphs });
+const MIN_SCORE = 3;
 
 /**
  * bcrypt reads only the first 72 bytes of its input, so two long passwords sharing a prefix would
@@ -39,6 +46,10 @@ export function passwordProblems(password: string, email?: string): string[] {
     const e = email.toLowerCase();
     const local = e.split('@')[0] ?? '';
     if (lower === e || (local.length >= 4 && lower === local)) problems.push('must not be your email address');
+  }
+  if (problems.length === 0) {
+    const result = zxcvbn(password, email ? [email, email.split('@')[0] ?? ''] : []);
+    if (result.score < MIN_SCORE) problems.push(`is too easy to guess${result.feedback.warning ? ` (${result.feedback.warning.replace(/\.$/, '').toLowerCase()})` : ''}; a few unrelated words make a strong one`);
   }
   return problems;
 }

@@ -233,4 +233,27 @@ export class AuthRepository {
       .where(and(eq(users.role, 'admin'), eq(users.status, 'active'), ne(users.id, exceptId)));
     return Number(row?.n ?? 0);
   }
+
+  async revokeUserApiKeys(userId: string): Promise<number> {
+    const rows = await this.db.update(apiKeys).set({ revokedAt: new Date() }).where(and(eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt))).returning({ id: apiKeys.id });
+    return rows.length;
+  }
+
+  /** Spends every unused link of a purpose for a user (e.g. older reset links once the password is set). */
+  async spendAuthTokens(purpose: AuthTokenRow['purpose'], userId: string | null): Promise<void> {
+    await this.db
+      .update(authTokens)
+      .set({ usedAt: new Date() })
+      .where(and(eq(authTokens.purpose, purpose), userId ? eq(authTokens.userId, userId) : isNull(authTokens.userId), isNull(authTokens.usedAt)));
+  }
+
+  /** Serialises changes that could leave no active admin (a transaction-scoped advisory lock). */
+  async lockAdminChanges(): Promise<void> {
+    await this.db.execute(sql`SELECT pg_advisory_xact_lock(4242420002)`);
+  }
+
+  async isActiveAdmin(userId: string): Promise<boolean> {
+    const [row] = await this.db.select({ id: users.id }).from(users).where(and(eq(users.id, userId), eq(users.role, 'admin'), eq(users.status, 'active'))).limit(1);
+    return Boolean(row);
+  }
 }

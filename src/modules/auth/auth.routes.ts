@@ -8,7 +8,7 @@ import { csrfTokenFor } from '../../platform/http/csrf';
 import { UnauthorizedError } from '../../platform/errors';
 import { AuditService } from '../../platform/audit/audit.service';
 import { toPublicUser, type AuthService, type IssuedTokens, type Principal } from './auth.service';
-import { cookieNames, type AuthVia } from './auth.middleware';
+import { clearAuthCookies, cookieNames, secureCookies, type AuthVia } from './auth.middleware';
 import * as dto from './auth.dto';
 
 export interface AuthRouteDeps {
@@ -20,23 +20,18 @@ export interface AuthRouteDeps {
 const principal = (req: Request): Principal & { via: AuthVia } => req.principal!;
 const origin = AuditService.origin;
 
-function setAuthCookies(req: Request, res: Response, issued: IssuedTokens, sessionMaxAgeMs?: number) {
-  const names = cookieNames(req.secure);
-  const base = { httpOnly: true, sameSite: 'lax' as const, secure: req.secure, path: '/' };
+function setAuthCookies(req: Request, res: Response, issued: IssuedTokens, publicUrl: string, sessionMaxAgeMs?: number) {
+  const secure = secureCookies(req, publicUrl);
+  const names = cookieNames(secure);
+  const base = { httpOnly: true, sameSite: 'lax' as const, secure, path: '/' };
   res.cookie(names.access, issued.accessToken, { ...base, maxAge: issued.expiresIn * 1000 });
   res.cookie(names.refresh, issued.refreshToken, { ...base, maxAge: sessionMaxAgeMs });
 }
 
-function clearAuthCookies(req: Request, res: Response) {
-  const names = cookieNames(req.secure);
-  const base = { httpOnly: true, sameSite: 'lax' as const, secure: req.secure, path: '/' };
-  res.clearCookie(names.access, base);
-  res.clearCookie(names.refresh, base);
-}
 
 const tokenBody = (issued: IssuedTokens) => ({ access_token: issued.accessToken, refresh_token: issued.refreshToken, token_type: 'Bearer' as const, expires_in: issued.expiresIn });
 
-export function authRoutes(docs: ApiDocs, deps: AuthRouteDeps & { sessionMaxAgeMs: number }) {
+export function authRoutes(docs: ApiDocs, deps: AuthRouteDeps & { sessionMaxAgeMs: number; publicUrl: string }) {
   const { service } = deps;
   const api = docs.router();
   // A per-ip cap on the credential endpoints only (never me, refresh or csrf).
@@ -50,7 +45,7 @@ export function authRoutes(docs: ApiDocs, deps: AuthRouteDeps & { sessionMaxAgeM
     async (req, res) => {
       const { body } = validated<{ body: typeof dto.LoginBody }>(req);
       const issued = await service.login(body.email, body.password, origin(req), body);
-      setAuthCookies(req, res, issued, deps.sessionMaxAgeMs);
+      setAuthCookies(req, res, issued, deps.publicUrl, deps.sessionMaxAgeMs);
       res.json({ user: issued.user });
     },
   );
@@ -82,14 +77,15 @@ export function authRoutes(docs: ApiDocs, deps: AuthRouteDeps & { sessionMaxAgeM
         res.json(tokenBody(await service.refresh(body.refresh_token, origin(req))));
         return;
       }
-      const cookie = (req.cookies as Record<string, string> | undefined)?.[cookieNames(req.secure).refresh];
+      const cookies = req.cookies as Record<string, string> | undefined;
+      const cookie = cookies?.['__Host-hearth_rt'] ?? cookies?.hearth_rt;
       if (!cookie) throw new UnauthorizedError('invalid-refresh-token', 'No refresh token was sent. Sign in again.');
       try {
         const issued = await service.refresh(cookie, origin(req));
-        setAuthCookies(req, res, issued, deps.sessionMaxAgeMs);
+        setAuthCookies(req, res, issued, deps.publicUrl, deps.sessionMaxAgeMs);
         res.json({ user: issued.user });
       } catch (err) {
-        clearAuthCookies(req, res);
+        clearAuthCookies(req, res, deps.publicUrl);
         throw err;
       }
     },
@@ -99,7 +95,7 @@ export function authRoutes(docs: ApiDocs, deps: AuthRouteDeps & { sessionMaxAgeM
     { access: 'member', method: 'post', path: '/api/auth/logout', summary: 'End this session', tags, responses: { 204: { description: 'Signed out' }, 401: errors[401] } },
     async (req, res) => {
       await service.logout(principal(req), origin(req));
-      clearAuthCookies(req, res);
+      clearAuthCookies(req, res, deps.publicUrl);
       res.status(204).end();
     },
   );
@@ -124,6 +120,13 @@ export function authRoutes(docs: ApiDocs, deps: AuthRouteDeps & { sessionMaxAgeM
       const { params } = validated<{ params: typeof dto.SessionParams }>(req);
       await service.revokeSession(principal(req), params.id, origin(req));
       res.status(204).end();
+    },
+  );
+
+  api.route(
+    { access: 'member', method: 'delete', path: '/api/auth/sessions', summary: 'Sign out everywhere else: end all your other sessions', tags, responses: { 200: { description: 'Ended', schema: dto.RevokedSessionsResponse }, 401: errors[401] } },
+    async (req, res) => {
+      res.json(await service.revokeOtherSessions(principal(req), origin(req)));
     },
   );
 
@@ -167,17 +170,18 @@ export function authRoutes(docs: ApiDocs, deps: AuthRouteDeps & { sessionMaxAgeM
     async (req, res) => {
       const { body } = validated<{ body: typeof dto.SetupBody }>(req);
       const issued = await service.completeSetup(body, origin(req));
-      setAuthCookies(req, res, issued, deps.sessionMaxAgeMs);
+      setAuthCookies(req, res, issued, deps.publicUrl, deps.sessionMaxAgeMs);
       res.status(201).json({ user: issued.user });
     },
   );
 
   const totpTags = ['auth', '2fa'];
   api.route(
-    { access: 'member', method: 'post', path: '/api/auth/totp/setup', summary: 'Start two-factor setup: a new secret, its otpauth URI and QR code', tags: totpTags, responses: { 200: { description: 'Scan this, then confirm with a code', schema: dto.TotpSetupResponse }, 409: { description: 'Already on' }, 401: errors[401] } },
+    { access: 'member', method: 'post', path: '/api/auth/totp/setup', summary: 'Start two-factor setup (needs your password): a new secret, its otpauth URI and QR code', tags: totpTags, request: { body: dto.TotpSetupBody }, responses: { 200: { description: 'Scan this, then confirm with a code', schema: dto.TotpSetupResponse }, 409: { description: 'Already on' }, ...errors } },
     async (req, res) => {
+      const { body } = validated<{ body: typeof dto.TotpSetupBody }>(req);
       res.setHeader('Cache-Control', 'no-store');
-      res.json(await service.startTotpSetup(principal(req)));
+      res.json(await service.startTotpSetup(principal(req), body.password, origin(req)));
     },
   );
   api.route(
@@ -205,7 +209,7 @@ export function authRoutes(docs: ApiDocs, deps: AuthRouteDeps & { sessionMaxAgeM
     async (req, res) => {
       const { body } = validated<{ body: typeof dto.AcceptInviteBody }>(req);
       const issued = await service.acceptInvite(body, origin(req));
-      setAuthCookies(req, res, issued, deps.sessionMaxAgeMs);
+      setAuthCookies(req, res, issued, deps.publicUrl, deps.sessionMaxAgeMs);
       res.status(201).json({ user: issued.user });
     },
   );
@@ -282,6 +286,22 @@ export function authRoutes(docs: ApiDocs, deps: AuthRouteDeps & { sessionMaxAgeM
       const { params } = validated<{ params: typeof dto.IdParams }>(req);
       res.setHeader('Cache-Control', 'no-store');
       res.status(201).json(await service.adminPasswordReset(principal(req), params.id, origin(req)));
+    },
+  );
+
+  api.route(
+    { access: 'admin', method: 'delete', path: '/api/admin/users/:id/sessions', summary: "End every session of a user", tags: adminTags, request: { params: dto.IdParams }, responses: { 200: { description: 'Ended', schema: dto.RevokedSessionsResponse }, ...adminErrors } },
+    async (req, res) => {
+      const { params } = validated<{ params: typeof dto.IdParams }>(req);
+      res.json(await service.adminRevokeSessions(principal(req), params.id, origin(req)));
+    },
+  );
+  api.route(
+    { access: 'admin', method: 'delete', path: '/api/admin/users/:id/totp', summary: "Turn off a user's two-factor authentication (lost device); ends their sessions", tags: adminTags, request: { params: dto.IdParams }, responses: { 204: { description: 'Off' }, ...adminErrors } },
+    async (req, res) => {
+      const { params } = validated<{ params: typeof dto.IdParams }>(req);
+      await service.adminResetTotp(principal(req), params.id, origin(req));
+      res.status(204).end();
     },
   );
 

@@ -132,37 +132,45 @@ export class AuthService {
     return { user: toPublicUser(user), sessionId: session.id, accessToken: this.tokens.sign(user.id, session.id), refreshToken, expiresIn: ACCESS_TOKEN_TTL_SECONDS };
   }
 
+  /**
+   * Counts an attempt before any secret is checked; refuses it (429) when a lock is in force,
+   * auditing the refusal and, when this attempt tripped the lock, the lockout (and alerting admins
+   * for an account-wide lock).
+   */
+  private async gate(account: string, subject: { userId: string | null; email: string }, origin: Origin): Promise<void> {
+    const { locked } = await this.throttle.attempt(account, origin.ip ?? 'unknown');
+    if (!locked) return;
+    const target = { targetType: subject.userId ? 'user' : 'email', targetId: subject.userId ?? subject.email.toLowerCase() };
+    await this.audit.record({ action: 'auth.login.locked', ...target, metadata: { scope: locked.scope }, ...origin });
+    if (locked.justLocked) {
+      await this.audit.record({ action: 'auth.login.lockout', ...target, metadata: { scope: locked.scope }, ...origin });
+      if (locked.scope === 'account') await this.alertAdmins(subject.userId, subject.email);
+    }
+    throw new TooManyRequestsError('login-locked', `Too many failed attempts. Try again in ${Math.ceil(locked.retryAfterSeconds / 60)} minute(s).`, locked.retryAfterSeconds);
+  }
+
   /** Sign-in with email and password; the same path (and message) whatever is wrong. */
   async login(email: string, password: string, origin: Origin, second: { totpCode?: string; recoveryCode?: string } = {}): Promise<IssuedTokens> {
-    const ip = origin.ip ?? 'unknown';
-    const lock = await this.throttle.locked(email, ip);
-    if (lock) {
-      await this.audit.record({ action: 'auth.login.locked', targetType: 'email', targetId: email.toLowerCase(), metadata: { scope: lock.scope }, ...origin });
-      throw new TooManyRequestsError('login-locked', `Too many failed sign-ins. Try again in ${Math.ceil(lock.retryAfterSeconds / 60)} minute(s).`, lock.retryAfterSeconds);
-    }
     const user = await this.repo.findUserByEmail(email);
+    await this.gate(email, { userId: user?.id ?? null, email }, origin);
     const passwordOk = await this.hasher.verify(password, user?.passwordHash);
     if (!user || !passwordOk || user.status !== 'active') {
       const reason = !user ? 'unknown-email' : !passwordOk ? 'wrong-password' : 'disabled';
-      const locked = await this.throttle.failed(email, ip);
       await this.audit.record({ action: 'auth.login.failure', actorUserId: null, targetType: 'user', targetId: user?.id ?? email.toLowerCase(), metadata: { reason }, ...origin });
-      if (locked) {
-        await this.audit.record({ action: 'auth.login.lockout', targetType: 'user', targetId: user?.id ?? email.toLowerCase(), metadata: { scope: locked }, ...origin });
-        if (locked === 'account') await this.alertAdmins(user?.id ?? null, email);
-      }
       throw new UnauthorizedError('invalid-credentials', INVALID_CREDENTIALS);
     }
     if (user.totpEnabledAt) {
+      // Not a failure: the password was right; the client now asks for the code.
       if (!second.totpCode && !second.recoveryCode) {
+        await this.throttle.succeeded(email, origin.ip ?? 'unknown');
         throw new UnauthorizedError('totp-required', 'Enter the 6-digit code from your authenticator app (or a recovery code).');
       }
       if (!(await this.checkSecondFactor(user, second, origin))) {
-        const locked = await this.throttle.failed(email, ip);
-        await this.audit.record({ action: 'auth.login.failure', targetType: 'user', targetId: user.id, metadata: { reason: 'wrong-second-factor', locked: locked ?? null }, ...origin });
+        await this.audit.record({ action: 'auth.login.failure', targetType: 'user', targetId: user.id, metadata: { reason: 'wrong-second-factor' }, ...origin });
         throw new UnauthorizedError('totp-invalid', 'The authentication code is wrong or was already used.');
       }
     }
-    await this.throttle.succeeded(email, ip);
+    await this.throttle.succeeded(email, origin.ip ?? 'unknown');
     const issued = await this.issue(user, origin);
     await this.audit.record({ action: 'auth.login.success', actorUserId: user.id, targetType: 'session', targetId: issued.sessionId, ...origin });
     return issued;
@@ -254,8 +262,22 @@ export class AuthService {
     return false;
   }
 
-  async startTotpSetup(p: Principal): Promise<{ secret: string; otpauthUrl: string; qrCode: string }> {
+  /** Re-authentication for sensitive changes: the current password, throttled like sign-in. */
+  private async confirmPassword(p: Principal, password: string, origin: Origin): Promise<void> {
+    await this.gate(`user:${p.user.id}`, { userId: p.user.id, email: p.user.email }, origin);
+    if (!(await this.hasher.verify(password, p.user.passwordHash))) throw new BadRequestError('wrong-password', 'The password is wrong.', [{ field: 'body.password', message: 'is wrong' }]);
+    await this.throttle.succeeded(`user:${p.user.id}`, origin.ip ?? 'unknown');
+  }
+
+  /** With mail configured, an account must own its address before it adds credentials. */
+  private assertVerified(p: Principal, what: string): void {
+    if (this.mailer.enabled && !p.user.emailVerified) throw new ForbiddenError('email-not-verified', `Confirm your email address before you ${what}.`);
+  }
+
+  async startTotpSetup(p: Principal, password: string, origin: Origin): Promise<{ secret: string; otpauthUrl: string; qrCode: string }> {
     if (p.user.totpEnabledAt) throw new ConflictError('totp-already-enabled', 'Two-factor authentication is already on. Turn it off first to set it up again.');
+    this.assertVerified(p, 'turn on two-factor authentication');
+    await this.confirmPassword(p, password, origin);
     const created = await this.totp.create(p.user.email);
     await this.repo.setPendingTotp(p.user.id, this.box.seal(created.secret, `totp:${p.user.id}`));
     return created;
@@ -267,30 +289,63 @@ export class AuthService {
     const step = this.totp.stepOf(this.totpSecretOf(user), code);
     if (step === undefined) throw new BadRequestError('totp-invalid', 'The code is wrong. Check the time on your device and try again.', [{ field: 'body.code', message: 'is wrong' }]);
     const { codes, hashes } = newRecoveryCodes();
-    await this.repo.transaction(async (repo) => {
+    const revoked = await this.repo.transaction(async (repo) => {
       await repo.enableTotp(user.id, hashes);
       await repo.acceptTotpStep(user.id, step);
+      return repo.revokeUserSessions(user.id, '2fa-enabled', p.sessionId);
     });
-    await this.audit.record({ action: 'auth.2fa.enable', actorUserId: user.id, targetType: 'user', targetId: user.id, ...origin });
+    await this.audit.record({ action: 'auth.2fa.enable', actorUserId: user.id, targetType: 'user', targetId: user.id, metadata: { revokedSessions: revoked }, ...origin });
     return { recoveryCodes: codes };
   }
 
   async disableTotp(p: Principal, password: string, code: string, origin: Origin): Promise<void> {
     const user = await this.repo.findUserById(p.user.id);
     if (!user?.totpEnabledAt) throw new ConflictError('totp-not-enabled', 'Two-factor authentication is not on.');
+    await this.gate(`user:${user.id}`, { userId: user.id, email: user.email }, origin);
     const passwordOk = await this.hasher.verify(password, user.passwordHash);
     const second = /^\d{6}$/.test(code.trim()) ? { totpCode: code.trim() } : { recoveryCode: code };
     if (!passwordOk || !(await this.checkSecondFactor(user, second, origin))) {
       await this.audit.record({ action: 'auth.2fa.disable-failed', actorUserId: user.id, targetType: 'user', targetId: user.id, ...origin });
       throw new BadRequestError('second-factor-check-failed', 'The password or the code is wrong.');
     }
-    await this.repo.disableTotp(user.id);
-    await this.audit.record({ action: 'auth.2fa.disable', actorUserId: user.id, targetType: 'user', targetId: user.id, ...origin });
+    await this.throttle.succeeded(`user:${user.id}`, origin.ip ?? 'unknown');
+    const revoked = await this.repo.transaction(async (repo) => {
+      await repo.disableTotp(user.id);
+      return repo.revokeUserSessions(user.id, '2fa-disabled', p.sessionId);
+    });
+    await this.audit.record({ action: 'auth.2fa.disable', actorUserId: user.id, targetType: 'user', targetId: user.id, metadata: { revokedSessions: revoked }, ...origin });
+  }
+
+  /** An admin turns off someone's 2FA (lost device): their sessions end; they set it up again. */
+  async adminResetTotp(actor: Principal, id: string, origin: Origin): Promise<void> {
+    const user = await this.repo.findUserById(id);
+    if (!user) throw new NotFoundError('user-not-found', 'No such user.');
+    await this.repo.transaction(async (repo) => {
+      await repo.disableTotp(id);
+      await repo.revokeUserSessions(id, '2fa-reset-by-admin');
+    });
+    await this.audit.record({ action: 'auth.2fa.reset-by-admin', actorUserId: actor.user.id, targetType: 'user', targetId: id, ...origin });
+  }
+
+  /** An admin ends every session of a user (tokens stop at once; API keys are separate). */
+  async adminRevokeSessions(actor: Principal, id: string, origin: Origin): Promise<{ revokedSessions: number }> {
+    if (!(await this.repo.findUserById(id))) throw new NotFoundError('user-not-found', 'No such user.');
+    const revoked = await this.repo.revokeUserSessions(id, 'revoked-by-admin');
+    await this.audit.record({ action: 'auth.session.revoke-all', actorUserId: actor.user.id, targetType: 'user', targetId: id, metadata: { revokedSessions: revoked }, ...origin });
+    return { revokedSessions: revoked };
+  }
+
+  /** "Sign out everywhere else": ends every other session of the caller. */
+  async revokeOtherSessions(p: Principal, origin: Origin): Promise<{ revokedSessions: number }> {
+    const revoked = await this.repo.revokeUserSessions(p.user.id, 'revoked-by-user', p.sessionId);
+    await this.audit.record({ action: 'auth.session.revoke-all', actorUserId: p.user.id, targetType: 'user', targetId: p.user.id, metadata: { revokedSessions: revoked, keptCurrent: true }, ...origin });
+    return { revokedSessions: revoked };
   }
 
   // ---- API keys ----------------------------------------------------------------------------
 
   async createApiKey(p: Principal, input: { name: string; scopes: ApiKeyScope[]; expiresInDays?: number }, origin: Origin): Promise<{ key: PublicApiKey; secret: string }> {
+    this.assertVerified(p, 'create API keys');
     const { secret, prefix } = newApiKey();
     const expiresAt = input.expiresInDays ? new Date(Date.now() + input.expiresInDays * 86_400_000) : null;
     const row = await this.repo.insertApiKey({ userId: p.user.id, name: input.name, prefix, keyHash: hashToken(secret), scopes: [...new Set(input.scopes)], expiresAt });
@@ -342,14 +397,18 @@ export class AuthService {
   }
 
   async changePassword(p: Principal, currentPassword: string, newPassword: string, origin: Origin): Promise<{ revokedSessions: number }> {
+    // Guessing the current password from a stolen session is throttled like sign-in.
+    await this.gate(`user:${p.user.id}`, { userId: p.user.id, email: p.user.email }, origin);
     if (!(await this.hasher.verify(currentPassword, p.user.passwordHash))) {
       await this.audit.record({ action: 'auth.password.change-failed', actorUserId: p.user.id, targetType: 'user', targetId: p.user.id, ...origin });
       throw new BadRequestError('wrong-password', 'The current password is wrong.', [{ field: 'body.currentPassword', message: 'is wrong' }]);
     }
     this.assertPassword(newPassword, p.user.email, 'body.newPassword');
+    await this.throttle.succeeded(`user:${p.user.id}`, origin.ip ?? 'unknown');
     const hash = await this.hasher.hash(newPassword);
     const revoked = await this.repo.transaction(async (repo) => {
       await repo.setPassword(p.user.id, hash);
+      await repo.spendAuthTokens('reset', p.user.id);
       return repo.revokeUserSessions(p.user.id, 'password-changed', p.sessionId);
     });
     await this.audit.record({ action: 'auth.password.change', actorUserId: p.user.id, targetType: 'user', targetId: p.user.id, metadata: { revokedSessions: revoked }, ...origin });
@@ -362,7 +421,7 @@ export class AuthService {
     if (await this.repo.findUserByEmail(input.email)) throw new ConflictError('email-taken', 'An account with this email already exists.');
     const user = await this.repo.insertUser({ email: input.email.trim(), name: input.name.trim(), role: 'member', passwordHash: await this.hasher.hash(input.password), emailVerified: false });
     await this.audit.record({ action: 'user.create', actorUserId: user.id, targetType: 'user', targetId: user.id, metadata: { via: 'signup' }, ...origin });
-    if (this.mailer.enabled) await this.sendVerification(user);
+    if (this.mailer.enabled && (await this.throttle.mailAllowed(user.email))) await this.sendVerification(user).catch((err: Error) => this.logger.error('auth.verify-mail-failed', { error: err.message }));
     return toPublicUser(user);
   }
 
@@ -379,7 +438,8 @@ export class AuthService {
 
   private async sendVerification(user: UserRow): Promise<void> {
     const { link } = await this.newLink('verify', '/verify-email', { userId: user.id });
-    await this.mailer.send({ to: user.email, subject: 'Confirm your email address for Hearth', text: `Hello ${user.name},\n\nconfirm your email address by opening this link (valid for 24 hours):\n\n${link}\n` });
+    // No user-chosen text in a mail to an address nobody has confirmed yet.
+    await this.mailer.send({ to: user.email, subject: 'Confirm your email address for Hearth', text: `Hello,\n\nconfirm your email address for Hearth by opening this link (valid for 24 hours):\n\n${link}\n\nIf you did not sign up, ignore this message.\n` });
   }
 
   async verifyEmail(token: string, origin: Origin): Promise<void> {
@@ -392,12 +452,17 @@ export class AuthService {
   /** Always answers the same (no account enumeration); mails a 1-hour link when the account exists and SMTP is set. */
   async forgotPassword(email: string, origin: Origin): Promise<void> {
     const user = await this.repo.findUserByEmail(email);
-    const sent = Boolean(user && user.status === 'active' && this.mailer.enabled);
-    if (user && sent) {
+    const eligible = Boolean(user && user.status === 'active' && this.mailer.enabled);
+    // At most a few mails per address per hour, so nobody can flood an inbox through us.
+    const allowed = eligible && (await this.throttle.mailAllowed(email));
+    await this.audit.record({ action: 'auth.password.reset-requested', targetType: 'user', targetId: user?.id ?? email.toLowerCase(), metadata: { sent: allowed }, ...origin });
+    if (!user || !allowed) return;
+    // Answer at once and send in the background: timing and SMTP errors must not reveal the account.
+    void (async () => {
+      await this.repo.spendAuthTokens('reset', user.id);
       const { link } = await this.newLink('reset', '/reset-password', { userId: user.id });
-      await this.mailer.send({ to: user.email, subject: 'Reset your Hearth password', text: `Hello ${user.name},\n\nsomeone (hopefully you) asked to reset your password. Open this link within an hour to choose a new one:\n\n${link}\n\nIf it was not you, ignore this message.\n` });
-    }
-    await this.audit.record({ action: 'auth.password.reset-requested', targetType: 'user', targetId: user?.id ?? email.toLowerCase(), metadata: { sent }, ...origin });
+      await this.mailer.send({ to: user.email, subject: 'Reset your Hearth password', text: `Hello,\n\nsomeone (hopefully you) asked to reset your Hearth password. Open this link within an hour to choose a new one:\n\n${link}\n\nIf it was not you, ignore this message.\n` });
+    })().catch((err: Error) => this.logger.error('auth.password.reset-mail-failed', { error: err.message }));
   }
 
   async resetPasswordWithToken(token: string, password: string, origin: Origin): Promise<void> {
@@ -409,10 +474,15 @@ export class AuthService {
       // Checked inside the transaction so a weak password does not spend the link.
       this.assertPassword(password, user.email);
       await repo.setPassword(user.id, hash);
+      await repo.spendAuthTokens('reset', user.id);
       await repo.revokeUserSessions(user.id, 'password-reset');
-      return user;
+      // A reset means someone else may have had the account: their API keys go too.
+      const revokedKeys = await repo.revokeUserApiKeys(user.id);
+      // Opening the mailed link proves the mailbox.
+      if (!user.emailVerified) await repo.updateUser(user.id, { emailVerified: true });
+      return { ...user, revokedKeys };
     });
-    await this.audit.record({ action: 'auth.password.reset', actorUserId: user.id, targetType: 'user', targetId: user.id, metadata: { via: 'link' }, ...origin });
+    await this.audit.record({ action: 'auth.password.reset', actorUserId: user.id, targetType: 'user', targetId: user.id, metadata: { via: 'link', revokedApiKeys: user.revokedKeys }, ...origin });
   }
 
   // ---- user administration (admins) ------------------------------------------------------------
@@ -444,6 +514,8 @@ export class AuthService {
       const row = await repo.consumeAuthToken('invite', hashToken(input.token));
       if (!row) throw new BadRequestError('link-invalid', 'This invitation is not valid: it was used already or has expired. Ask for a new one.');
       const meta = row.metadata as { email: string; name: string | null; role: 'admin' | 'member'; emailed: boolean };
+      // An invitation carries its inviter's authority: no admin accounts from a former admin's links.
+      if (meta.role === 'admin' && !(row.createdBy && (await repo.isActiveAdmin(row.createdBy)))) throw new ForbiddenError('invite-revoked', 'This invitation is no longer valid. Ask an admin for a new one.');
       this.assertPassword(input.password, meta.email);
       if (await repo.findUserByEmail(meta.email)) throw new ConflictError('email-taken', 'An account with this email already exists. Sign in instead.');
       const name = input.name?.trim() || meta.name || meta.email.split('@')[0]!;
@@ -455,16 +527,18 @@ export class AuthService {
   }
 
   async adminUpdateUser(actor: Principal, id: string, changes: { status?: 'active' | 'disabled'; role?: 'admin' | 'member'; name?: string }, origin: Origin): Promise<PublicUser> {
-    const user = await this.repo.findUserById(id);
-    if (!user) throw new NotFoundError('user-not-found', 'No such user.');
-    const losesAdmin = user.role === 'admin' && user.status === 'active' && (changes.role === 'member' || changes.status === 'disabled');
-    if (losesAdmin && (await this.repo.countOtherActiveAdmins(user.id)) === 0) throw new ConflictError('last-admin', 'This is the last active admin; make someone else an admin first.');
     if (id === actor.user.id && changes.status === 'disabled') throw new ConflictError('cannot-disable-self', 'You cannot disable your own account.');
-    const updated = await this.repo.transaction(async (repo) => {
+    // Checked and changed under one lock: two admins demoting each other at once cannot both win.
+    const { user, updated } = await this.repo.transaction(async (repo) => {
+      await repo.lockAdminChanges();
+      const user = await repo.findUserById(id);
+      if (!user) throw new NotFoundError('user-not-found', 'No such user.');
+      const losesAdmin = user.role === 'admin' && user.status === 'active' && (changes.role === 'member' || changes.status === 'disabled');
+      if (losesAdmin && (await repo.countOtherActiveAdmins(user.id)) === 0) throw new ConflictError('last-admin', 'This is the last active admin; make someone else an admin first.');
       const row = await repo.updateUser(id, changes);
       // Tokens are checked against the account on every request; ending sessions also stops refresh.
       if (changes.status === 'disabled' && user.status !== 'disabled') await repo.revokeUserSessions(id, 'account-disabled');
-      return row!;
+      return { user, updated: row! };
     });
     const base = { actorUserId: actor.user.id, targetType: 'user', targetId: id, ...origin };
     if (changes.status && changes.status !== user.status) await this.audit.record({ ...base, action: changes.status === 'disabled' ? 'user.disable' : 'user.enable' });
@@ -475,10 +549,14 @@ export class AuthService {
 
   async adminDeleteUser(actor: Principal, id: string, origin: Origin): Promise<void> {
     if (id === actor.user.id) throw new ConflictError('cannot-delete-self', 'You cannot delete your own account.');
-    const user = await this.repo.findUserById(id);
-    if (!user) throw new NotFoundError('user-not-found', 'No such user.');
-    if (user.role === 'admin' && (await this.repo.countOtherActiveAdmins(user.id)) === 0) throw new ConflictError('last-admin', 'This is the last active admin.');
-    await this.repo.deleteUser(id);
+    const user = await this.repo.transaction(async (repo) => {
+      await repo.lockAdminChanges();
+      const user = await repo.findUserById(id);
+      if (!user) throw new NotFoundError('user-not-found', 'No such user.');
+      if (user.role === 'admin' && (await repo.countOtherActiveAdmins(user.id)) === 0) throw new ConflictError('last-admin', 'This is the last active admin.');
+      await repo.deleteUser(id);
+      return user;
+    });
     await this.audit.record({ action: 'user.delete', actorUserId: actor.user.id, targetType: 'user', targetId: id, metadata: { role: user.role }, ...origin });
   }
 
@@ -510,6 +588,8 @@ export class AuthService {
     const hash = await this.hasher.hash(password);
     const revoked = await this.repo.transaction(async (repo) => {
       await repo.setPassword(user.id, hash);
+      await repo.spendAuthTokens('reset', user.id);
+      await repo.revokeUserApiKeys(user.id);
       return repo.revokeUserSessions(user.id, 'password-reset');
     });
     await this.audit.record({ action: 'auth.password.reset', actorUserId: actor.userId ?? null, actorType: actor.type, targetType: 'user', targetId: user.id, metadata: { revokedSessions: revoked } });
@@ -541,6 +621,8 @@ export class AuthService {
       return { created: toPublicUser(user) };
     }
     const token = newOpaqueToken();
+    // Only the newest printed link works.
+    await this.repo.spendAuthTokens('setup', null);
     await this.repo.insertAuthToken({ purpose: 'setup', tokenHash: hashToken(token) });
     const setupLink = `${this.settings.publicUrl}/setup?token=${token}`;
     this.logger.warn('auth.setup.link', { setupLink, note: 'No admin exists yet. Open this link to create the first admin; it works once.' });

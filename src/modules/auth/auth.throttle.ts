@@ -1,56 +1,78 @@
+import { ipKeyGenerator } from 'express-rate-limit';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { RedisClient } from '../../platform/redis';
 
-// The failure that goes over `points` is the one that locks: the 5th (pair) and the 100th (account),
-// for blockDuration seconds from that failure.
+// The attempt that goes over `points` is refused: five failures in a row lock the pair, a hundred
+// lock the account, each for blockDuration seconds from the attempt that tripped it.
 export const PAIR_FAILURES = 5;
 export const ACCOUNT_FAILURES = 100;
-const PAIR = { points: PAIR_FAILURES - 1, duration: 15 * 60, blockDuration: 15 * 60 };
-const ACCOUNT = { points: ACCOUNT_FAILURES - 1, duration: 60 * 60, blockDuration: 60 * 60 };
+const PAIR = { points: PAIR_FAILURES, duration: 15 * 60, blockDuration: 15 * 60 };
+const ACCOUNT = { points: ACCOUNT_FAILURES, duration: 60 * 60, blockDuration: 60 * 60 };
+
+const MAIL = { points: 3, duration: 60 * 60, blockDuration: 0 };
 
 export type LockScope = 'account-ip' | 'account';
 
+export interface Attempt {
+  /** Set when the attempt is refused before the password is even looked at. */
+  locked?: { scope: LockScope; retryAfterSeconds: number; justLocked: boolean };
+}
+
 /**
  * Login throttling that stops guessing without letting a stranger lock the owner out: five
- * failures for one account from one ip lock only that pair; a hundred for the account from anywhere
- * within an hour lock the account (and alert admins). Counters live in Redis when it is configured.
+ * failures for one account from one address (IPv6 grouped by /56) lock only that pair; a hundred
+ * for the account from anywhere within an hour lock the account. Every attempt is counted *before*
+ * the password is checked, atomically in Redis when configured, so parallel requests cannot slip
+ * past the limit; a successful sign-in gives its point back.
  */
 export class LoginThrottle {
   private readonly pair: RateLimiterAbstract;
   private readonly account: RateLimiterAbstract;
+  private readonly mail: RateLimiterAbstract;
 
   constructor(prefix: string, redis?: RedisClient) {
-    const make = (name: string, o: typeof PAIR) =>
-      redis ? new RateLimiterRedis({ storeClient: redis, useRedisPackage: true, keyPrefix: `${prefix}login:${name}`, ...o }) : new RateLimiterMemory({ keyPrefix: `${prefix}login:${name}`, ...o });
+    const make = (name: string, o: { points: number; duration: number; blockDuration: number }) => {
+      const keyPrefix = `${prefix}login:${name}`;
+      if (!redis) return new RateLimiterMemory({ keyPrefix, ...o });
+      // If Redis fails, fall back to per-process counting rather than refusing every sign-in.
+      return new RateLimiterRedis({ storeClient: redis, useRedisPackage: true, keyPrefix, ...o, insuranceLimiter: new RateLimiterMemory({ keyPrefix, ...o }) });
+    };
     this.pair = make('pair', PAIR);
     this.account = make('account', ACCOUNT);
+    this.mail = make('mail', MAIL);
   }
 
-  private static keys(email: string, ip: string) {
-    const account = email.trim().toLowerCase();
-    return { pair: `${account}|${ip}`, account };
+  /** Whether another mail may go to this address now (3 an hour), counting this one. */
+  async mailAllowed(address: string): Promise<boolean> {
+    return !(await LoginThrottle.consume(this.mail, address.trim().toLowerCase())).over;
   }
 
-  /** The lock in force for this attempt, if any, with seconds until it lifts. */
-  async locked(email: string, ip: string): Promise<{ scope: LockScope; retryAfterSeconds: number } | undefined> {
-    const k = LoginThrottle.keys(email, ip);
-    const [pair, account] = await Promise.all([this.pair.get(k.pair), this.account.get(k.account)]);
-    if (account && account.consumedPoints > ACCOUNT.points) return { scope: 'account', retryAfterSeconds: Math.ceil(account.msBeforeNext / 1000) };
-    if (pair && pair.consumedPoints > PAIR.points) return { scope: 'account-ip', retryAfterSeconds: Math.ceil(pair.msBeforeNext / 1000) };
-    return undefined;
+  private static keys(account: string, ip: string) {
+    const a = account.trim().toLowerCase();
+    return { pair: `${a}|${ipKeyGenerator(ip, 56)}`, account: a };
   }
 
-  /** Counts a failure; says which lock (if any) this failure has just switched on. */
-  async failed(email: string, ip: string): Promise<LockScope | undefined> {
-    const k = LoginThrottle.keys(email, ip);
-    const consume = (l: RateLimiterAbstract, key: string) => l.consume(key).then((r) => r, (r: unknown) => (r instanceof RateLimiterRes ? r : Promise.reject(r)));
-    const [pair, account] = await Promise.all([consume(this.pair, k.pair), consume(this.account, k.account)]);
-    if (account.consumedPoints === ACCOUNT.points + 1) return 'account';
-    if (pair.consumedPoints === PAIR.points + 1) return 'account-ip';
-    return undefined;
+  private static async consume(limiter: RateLimiterAbstract, key: string): Promise<{ over: boolean; res: RateLimiterRes }> {
+    try {
+      return { over: false, res: await limiter.consume(key) };
+    } catch (rej) {
+      if (rej instanceof RateLimiterRes) return { over: true, res: rej };
+      throw rej;
+    }
   }
 
-  async succeeded(email: string, ip: string): Promise<void> {
-    await this.pair.delete(LoginThrottle.keys(email, ip).pair);
+  /** Counts an attempt for `account` (an email, or a user id for re-authentication) from `ip`. */
+  async attempt(account: string, ip: string): Promise<Attempt> {
+    const k = LoginThrottle.keys(account, ip);
+    const [pair, acc] = await Promise.all([LoginThrottle.consume(this.pair, k.pair), LoginThrottle.consume(this.account, k.account)]);
+    const lock = acc.over ? { scope: 'account' as const, r: acc.res, points: ACCOUNT.points } : pair.over ? { scope: 'account-ip' as const, r: pair.res, points: PAIR.points } : undefined;
+    if (!lock) return {};
+    return { locked: { scope: lock.scope, retryAfterSeconds: Math.max(1, Math.ceil(lock.r.msBeforeNext / 1000)), justLocked: lock.r.consumedPoints === lock.points + 1 } };
+  }
+
+  /** A correct password: the pair starts afresh and the account gets its point back. */
+  async succeeded(account: string, ip: string): Promise<void> {
+    const k = LoginThrottle.keys(account, ip);
+    await Promise.all([this.pair.delete(k.pair), this.account.reward(k.account, 1)]);
   }
 }

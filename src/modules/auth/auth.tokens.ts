@@ -28,7 +28,8 @@ export class AccessTokens {
     this.currentKid = AccessTokens.kid(secret);
     this.keys.set(this.currentKid, crypto.createSecretKey(Buffer.from(secret, 'utf8')));
     if (previousSecret) this.keys.set(AccessTokens.kid(previousSecret), crypto.createSecretKey(Buffer.from(previousSecret, 'utf8')));
-    this.verifyOptions = { algorithms: [ALGORITHM], issuer, audience: AUDIENCE };
+    // maxAge bounds a token by its iat too; a few seconds of tolerance for clocks across processes.
+    this.verifyOptions = { algorithms: [ALGORITHM], issuer, audience: AUDIENCE, maxAge: ACCESS_TOKEN_TTL_SECONDS, clockTolerance: 5 };
   }
 
   private static kid(secret: string): string {

@@ -34,12 +34,15 @@ export class Totp {
   }
 }
 
-/** Ten single-use recovery codes like `7KQ2-M4XD-91PA`, and their hashes for storage. */
+/**
+ * Ten single-use recovery codes like `7KQ2M-4XD91-PAZ3F-…` (25 symbols of 32: 125 bits, enough for
+ * a plain hash under ASVS 6.5.2), and their hashes for storage.
+ */
 export function newRecoveryCodes(): { codes: string[]; hashes: string[] } {
   const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
   const codes = Array.from({ length: 10 }, () => {
-    const chars = Array.from(crypto.randomBytes(12), (b) => alphabet[b % alphabet.length]).join('');
-    return `${chars.slice(0, 4)}-${chars.slice(4, 8)}-${chars.slice(8, 12)}`;
+    const chars = Array.from(crypto.randomBytes(25), (b) => alphabet[b % alphabet.length]).join('');
+    return chars.match(/.{5}/g)!.join('-');
   });
   return { codes, hashes: codes.map(hashRecoveryCode) };
 }

@@ -41,7 +41,7 @@ export function createAuthModule(deps: AuthModuleDeps) {
     new SecretBox(config.secrets.encryptionKey),
     new Mailer(config.mail.smtpUrl, config.mail.from, deps.logger),
   );
-  const middleware = createAuthenticator(service);
+  const middleware = createAuthenticator(service, config.publicUrl);
   return {
     service,
     ...middleware,
@@ -51,6 +51,7 @@ export function createAuthModule(deps: AuthModuleDeps) {
         service,
         csrfSecret: csrfSecretFrom(config.secrets.jwtSecret),
         sessionMaxAgeMs: config.auth.sessionMaxAgeMs,
+        publicUrl: config.publicUrl,
         credentialLimit: { windowMs: 15 * 60_000, limit: config.limits.credentialRateLimitMax, redis: deps.redis, redisPrefix: config.redisPrefix },
       }),
   };

@@ -17,7 +17,7 @@ describe('two-factor authentication (TOTP)', () => {
     const u = await createUser(t);
     const tok = (await request(t.app).post('/api/auth/token').send({ email: u.email, password: u.password })).body.access_token as string;
     const auth = { Authorization: `Bearer ${tok}` };
-    const setup = (await request(t.app).post('/api/auth/totp/setup').set(auth)).body as { secret: string; otpauthUrl: string; qrCode: string };
+    const setup = (await request(t.app).post('/api/auth/totp/setup').set(auth).send({ password: u.password })).body as { secret: string; otpauthUrl: string; qrCode: string };
     const confirmed = await request(t.app).post('/api/auth/totp/confirm').set(auth).send({ code: totp.generate(setup.secret) });
     return { u, auth, setup, recoveryCodes: confirmed.body.recoveryCodes as string[] };
   }
@@ -26,7 +26,11 @@ describe('two-factor authentication (TOTP)', () => {
     const u = await createUser(t);
     const tok = (await request(t.app).post('/api/auth/token').send({ email: u.email, password: u.password })).body.access_token as string;
     const auth = { Authorization: `Bearer ${tok}` };
-    const setup = await request(t.app).post('/api/auth/totp/setup').set(auth);
+    const other = (await request(t.app).post('/api/auth/token').send({ email: u.email, password: u.password })).body.access_token as string;
+    const noPassword = await request(t.app).post('/api/auth/totp/setup').set(auth).send({ password: 'not my password at all' });
+    expect(noPassword.status).toBe(400);
+    expect(noPassword.body.error.code).toBe('wrong-password');
+    const setup = await request(t.app).post('/api/auth/totp/setup').set(auth).send({ password: u.password });
     expect(setup.status).toBe(200);
     const uri = new URL(setup.body.otpauthUrl);
     expect(uri.protocol).toBe('otpauth:');
@@ -39,12 +43,15 @@ describe('two-factor authentication (TOTP)', () => {
     const ok = await request(t.app).post('/api/auth/totp/confirm').set(auth).send({ code: totp.generate(setup.body.secret) });
     expect(ok.status).toBe(200);
     expect(new Set(ok.body.recoveryCodes).size).toBe(10);
+    for (const c of ok.body.recoveryCodes) expect(c).toMatch(/^([A-Z2-9]{5}-){4}[A-Z2-9]{5}$/);
+    // Turning 2FA on ends the other sessions (someone may have been in without the second factor).
+    expect((await request(t.app).get('/api/auth/me').set('Authorization', `Bearer ${other}`)).status).toBe(401);
     const [row] = await t.database.db.select().from(users).where(eq(users.id, u.id));
     expect(row!.totpSecretEnc).toMatch(/^v1\./);
     expect(row!.totpSecretEnc).not.toContain(setup.body.secret);
     expect((await request(t.app).get('/api/auth/me').set(auth)).body.user.twoFactorEnabled).toBe(true);
     expect(await auditRows(t, { action: 'auth.2fa.enable', actorUserId: u.id })).toHaveLength(1);
-    expect((await request(t.app).post('/api/auth/totp/setup').set(auth)).status).toBe(409);
+    expect((await request(t.app).post('/api/auth/totp/setup').set(auth).send({ password: u.password })).status).toBe(409);
   });
 
   it('when 2FA is on, then sign-in needs a code; a wrong or replayed code is refused; the next code works', async () => {
@@ -92,7 +99,7 @@ describe('two-factor authentication (TOTP)', () => {
       expect((await request(strict.app).get('/api/keys').set(a)).status).toBe(403);
       expect((await request(strict.app).get('/api/auth/me').set(a)).status).toBe(200);
       expect((await request(strict.app).get('/api/auth/sessions').set(await tokenOf(member))).status).toBe(200);
-      const setup = (await request(strict.app).post('/api/auth/totp/setup').set(a)).body;
+      const setup = (await request(strict.app).post('/api/auth/totp/setup').set(a).send({ password: admin.password })).body;
       expect((await request(strict.app).post('/api/auth/totp/confirm').set(a).send({ code: totp.generate(setup.secret) })).status).toBe(200);
       expect((await request(strict.app).get('/api/auth/sessions').set(a)).status).toBe(200);
     } finally {
