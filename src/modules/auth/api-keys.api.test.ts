@@ -76,4 +76,15 @@ describe('API keys', () => {
     expect(res.status).toBe(400);
     expect(res.body.error.details.map((d: { field: string }) => d.field).sort()).toEqual(['body.name', 'body.scopes.0']);
   });
+
+  it('when a user already holds 50 active keys, then a 51st is refused until one is revoked', async () => {
+    const { auth } = await signedIn();
+    const ids: string[] = [];
+    for (let i = 0; i < 50; i++) ids.push((await request(t.app).post('/api/keys').set(auth).send({ name: `k${i}`, scopes: ['chat'] })).body.key.id);
+    const over = await request(t.app).post('/api/keys').set(auth).send({ name: 'one too many', scopes: ['chat'] });
+    expect(over.status).toBe(409);
+    expect(over.body.error.code).toBe('api-key-limit');
+    await request(t.app).delete(`/api/keys/${ids[0]}`).set(auth);
+    expect((await request(t.app).post('/api/keys').set(auth).send({ name: 'now fine', scopes: ['chat'] })).status).toBe(201);
+  });
 });

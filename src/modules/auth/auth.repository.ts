@@ -138,6 +138,11 @@ export class AuthRepository {
     return row!;
   }
 
+  async countActiveApiKeys(userId: string): Promise<number> {
+    const [row] = await this.db.select({ n: sql<number>`count(*)::int` }).from(apiKeys).where(and(eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt), sql`(${apiKeys.expiresAt} IS NULL OR ${apiKeys.expiresAt} > now())`));
+    return Number(row?.n ?? 0);
+  }
+
   async listApiKeys(userId: string): Promise<ApiKeyRow[]> {
     return this.db.select().from(apiKeys).where(and(eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt))).orderBy(desc(apiKeys.createdAt));
   }

@@ -79,6 +79,7 @@ export interface AuthSettings {
 }
 
 const INVALID_CREDENTIALS = 'Email or password is wrong.';
+const MAX_API_KEYS = 50;
 // Writes to last_seen_at at most this often per session.
 const TOUCH_EVERY_MS = 60_000;
 
@@ -346,6 +347,7 @@ export class AuthService {
 
   async createApiKey(p: Principal, input: { name: string; scopes: ApiKeyScope[]; expiresInDays?: number }, origin: Origin): Promise<{ key: PublicApiKey; secret: string }> {
     this.assertVerified(p, 'create API keys');
+    if ((await this.repo.countActiveApiKeys(p.user.id)) >= MAX_API_KEYS) throw new ConflictError('api-key-limit', `You already have ${MAX_API_KEYS} active API keys; revoke one first.`);
     const { secret, prefix } = newApiKey();
     const expiresAt = input.expiresInDays ? new Date(Date.now() + input.expiresInDays * 86_400_000) : null;
     const row = await this.repo.insertApiKey({ userId: p.user.id, name: input.name, prefix, keyHash: hashToken(secret), scopes: [...new Set(input.scopes)], expiresAt });

@@ -17,6 +17,8 @@ import { Mailer } from '../../platform/mail';
 
 export type { Principal, PublicUser } from './auth.service';
 export { passwordProblems } from './auth.passwords';
+export { ensureVisible } from './auth.ownership';
+export { API_KEY_SCOPES, type ApiKeyScope } from './auth.schema';
 
 export interface AuthModuleDeps {
   config: Config;
