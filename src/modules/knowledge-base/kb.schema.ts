@@ -1,0 +1,118 @@
+import { sql } from 'drizzle-orm';
+import { type AnyPgColumn, bigint, check, customType, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import pgvector from 'pgvector';
+import { users } from '../auth';
+
+/**
+ * `vector` without a dimension: knowledge bases may use models of different sizes, so the column is
+ * untyped and `embedding_dimensions` says which; indexes are per dimension (DESIGN.md).
+ */
+const anyVector = customType<{ data: number[]; driverData: string }>({
+  dataType: () => 'vector',
+  toDriver: (v) => pgvector.toSql(v) as string,
+  fromDriver: (v) => pgvector.fromSql(v) as number[],
+});
+const regconfig = customType<{ data: string }>({ dataType: () => 'regconfig' });
+const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
+const bytea = customType<{ data: Buffer }>({ dataType: () => 'bytea' });
+
+export const knowledgeBases = pgTable(
+  'knowledge_bases',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    // A departed owner's organization-wide knowledge base stays; admins manage it.
+    ownerId: uuid('owner_id').references(() => users.id, { onDelete: 'set null' }),
+    name: text('name').notNull(),
+    description: text('description').notNull().default(''),
+    visibility: text('visibility', { enum: ['private', 'organization'] }).notNull().default('private'),
+    embeddingProvider: text('embedding_provider').notNull(),
+    embeddingModel: text('embedding_model').notNull(),
+    embeddingDimensions: integer('embedding_dimensions').notNull(),
+    language: regconfig('language').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [check('knowledge_bases_visibility_check', sql`${t.visibility} IN ('private', 'organization')`), index('knowledge_bases_owner_idx').on(t.ownerId)],
+);
+
+export const kbEntries = pgTable(
+  'kb_entries',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    kbId: uuid('kb_id')
+      .notNull()
+      .references(() => knowledgeBases.id, { onDelete: 'cascade' }),
+    title: text('title').notNull(),
+    sourceType: text('source_type', { enum: ['upload', 'text', 'url'] }).notNull(),
+    /** The revision search serves; set only once that revision is fully indexed. */
+    currentRevisionId: uuid('current_revision_id').references((): AnyPgColumn => kbRevisions.id, { onDelete: 'set null' }),
+    createdBy: uuid('created_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('kb_entries_kb_idx').on(t.kbId, t.createdAt), check('kb_entries_source_check', sql`${t.sourceType} IN ('upload', 'text', 'url')`)],
+);
+
+export const kbRevisions = pgTable(
+  'kb_revisions',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    entryId: uuid('entry_id')
+      .notNull()
+      .references(() => kbEntries.id, { onDelete: 'cascade' }),
+    number: integer('number').notNull(),
+    content: text('content').notNull(),
+    contentHash: text('content_hash').notNull(),
+    sizeBytes: integer('size_bytes').notNull(),
+    tokenCount: integer('token_count').notNull().default(0),
+    status: text('status', { enum: ['pending', 'processing', 'ready', 'failed', 'retired'] }).notNull().default('pending'),
+    error: text('error'),
+    authorId: uuid('author_id').references(() => users.id, { onDelete: 'set null' }),
+    /** The uploaded original, kept in Postgres so backups hold it. */
+    original: bytea('original'),
+    originalName: text('original_name'),
+    mimeType: text('mime_type'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('kb_revisions_entry_number_idx').on(t.entryId, t.number),
+    check('kb_revisions_status_check', sql`${t.status} IN ('pending', 'processing', 'ready', 'failed', 'retired')`),
+  ],
+);
+
+export const kbChunks = pgTable(
+  'kb_chunks',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    kbId: uuid('kb_id')
+      .notNull()
+      .references(() => knowledgeBases.id, { onDelete: 'cascade' }),
+    entryId: uuid('entry_id')
+      .notNull()
+      .references(() => kbEntries.id, { onDelete: 'cascade' }),
+    revisionId: uuid('revision_id')
+      .notNull()
+      .references(() => kbRevisions.id, { onDelete: 'cascade' }),
+    ordinal: integer('ordinal').notNull(),
+    content: text('content').notNull(),
+    tokenCount: integer('token_count').notNull(),
+    metadata: jsonb('metadata').$type<{ headingPath?: string[]; [k: string]: unknown }>().notNull().default({}),
+    embedding: anyVector('embedding').notNull(),
+    embeddingDimensions: integer('embedding_dimensions').notNull(),
+    language: regconfig('language').notNull(),
+    // Full-text index data in the knowledge base's language (to_tsvector(regconfig, text) is immutable).
+    tsv: tsvector('tsv')
+      .notNull()
+      .generatedAlwaysAs(sql`to_tsvector(language, content)`),
+  },
+  (t) => [
+    check('kb_chunks_dimensions_check', sql`vector_dims(${t.embedding}) = ${t.embeddingDimensions}`),
+    index('kb_chunks_kb_idx').on(t.kbId),
+    index('kb_chunks_revision_idx').on(t.revisionId, t.ordinal),
+    index('kb_chunks_tsv_idx').using('gin', t.tsv),
+    // pgvector's expression + partial pattern: one HNSW index per dimension; this one for 384.
+    index('kb_chunks_embedding_idx')
+      .using('hnsw', sql`(${t.embedding}::vector(384)) vector_cosine_ops`)
+      .where(sql`${t.embeddingDimensions} = 384`),
+  ],
+);
