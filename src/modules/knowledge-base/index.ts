@@ -1,2 +1,4 @@
-// Knowledge bases (#4). So far: the built-in `local` embedder; storage, ingestion and search follow.
+// Knowledge bases (#4). So far: storage (kb.schema), the built-in `local` embedder and the chunker;
+// the API, ingestion jobs and hybrid search follow.
 export { LocalEmbedder, normalise, words } from './kb.embedder.local';
+export { chunkText, type Chunk, type ChunkOptions } from './kb.chunker';
