@@ -19,6 +19,7 @@ import { z } from './platform/zod';
 import cookieParser from 'cookie-parser';
 import { AuditService } from './platform/audit/audit.service';
 import { createAuthModule, type AuthModule } from './modules/auth';
+import { createKnowledgeBaseModule } from './modules/knowledge-base';
 
 export interface Lifecycle {
   /** Aborted when the process starts shutting down; long-lived streams listen to it. */
@@ -120,6 +121,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
 
   // Module routers, each from its own factory.
   app.use(auth.routes(docs));
+  app.use(createKnowledgeBaseModule({ config, db: deps.database.db, audit }).routes(docs));
 
   app.use(webUi(deps.webRoot ?? webDistFolder()));
   app.use(notFound());

@@ -47,6 +47,11 @@ export const ROUTE_POLICIES: Record<string, Policy> = {
   'POST /api/auth/totp/setup': 'member',
   'POST /api/auth/totp/confirm': 'member',
   'POST /api/auth/totp/disable': 'member',
+  'GET /api/knowledge-bases': 'member', // own + organization-wide (all for admins)
+  'POST /api/knowledge-bases': 'member',
+  'GET /api/knowledge-bases/:id': 'owner', // or organization-wide; others' private ones answer 404
+  'PATCH /api/knowledge-bases/:id': 'owner',
+  'DELETE /api/knowledge-bases/:id': 'owner',
   'POST /api/keys': 'member',
   'GET /api/keys': 'member',
   'DELETE /api/keys/:id': 'owner',
@@ -59,4 +64,9 @@ export const ROUTE_POLICIES: Record<string, Policy> = {
  */
 export const API_KEY_ROUTES: Record<string, string> = {
   'GET /api/auth/me': 'any',
+  'GET /api/knowledge-bases': 'knowledge-bases',
+  'POST /api/knowledge-bases': 'knowledge-bases',
+  'GET /api/knowledge-bases/:id': 'knowledge-bases',
+  'PATCH /api/knowledge-bases/:id': 'knowledge-bases',
+  'DELETE /api/knowledge-bases/:id': 'knowledge-bases',
 };

@@ -87,6 +87,9 @@ const list = z.preprocess(
     ),
 );
 
+/** PostgreSQL's built-in text search configurations (15 to 17). */
+export const FULL_TEXT_LANGUAGES = ['simple', 'arabic', 'armenian', 'basque', 'catalan', 'danish', 'dutch', 'english', 'finnish', 'french', 'german', 'greek', 'hindi', 'hungarian', 'indonesian', 'irish', 'italian', 'lithuanian', 'nepali', 'norwegian', 'portuguese', 'romanian', 'russian', 'serbian', 'spanish', 'swedish', 'tamil', 'turkish', 'yiddish'] as const;
+
 export const envSchema = z.object({
   PORT: int(3000, 1, 65535).describe('HTTP port the app listens on'),
   HOST: z.preprocess(emptyToUndefined, z.string().default('0.0.0.0')).describe('Address the app binds to'),
@@ -123,6 +126,9 @@ export const envSchema = z.object({
   EMBEDDING_API_KEY: optionalString().describe('API key of the embedding provider'),
   EMBEDDING_MODEL: optionalString().describe('Embedding model name'),
   EMBEDDING_DIMENSIONS: int(384, 16, 4000).describe('Embedding dimensions (local default 384; HNSW over 2000 uses halfvec)'),
+  KB_LANGUAGE: z
+    .preprocess(emptyToUndefined, z.enum(FULL_TEXT_LANGUAGES, { message: `expected one of PostgreSQL's text search configurations (${FULL_TEXT_LANGUAGES.slice(0, 6).join(', ')}…)` }).default('english'))
+    .describe('Default full-text language of new knowledge bases (a PostgreSQL text search configuration)'),
   UPLOAD_MAX_MB: int(20, 1, 500).describe('Largest upload in MB (raise nginx client_max_body_size, 21m, with it)'),
   JSON_BODY_LIMIT_KB: int(1024, 1, 10240).describe('Largest JSON request body in KB'),
   RATE_LIMIT_WINDOW_MS: int(60000, 1000, 3_600_000).describe('Window of the general API rate limit'),

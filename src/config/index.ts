@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import type { z } from 'zod';
 import { envSchema, type Env } from './config.schema';
 
-export { envSchema } from './config.schema';
+export { envSchema, FULL_TEXT_LANGUAGES } from './config.schema';
 
 export class ConfigError extends Error {
   constructor(readonly problems: { variable: string; message: string }[]) {
@@ -46,6 +46,7 @@ export interface Config {
   admin: { email?: string; password?: string };
   llm: { provider: Env['LLM_PROVIDER']; baseUrl?: string; apiKey?: string; model?: string };
   embedding: { provider: Env['EMBEDDING_PROVIDER']; baseUrl?: string; apiKey?: string; model?: string; dimensions: number };
+  kbLanguage: Env['KB_LANGUAGE'];
   limits: { uploadMaxBytes: number; jsonBodyBytes: number; rateLimitWindowMs: number; rateLimitMax: number; credentialRateLimitMax: number };
   diagnosticsRoutes: boolean;
   mail: { smtpUrl?: string; from: string };
@@ -160,6 +161,7 @@ export function loadConfig(raw: Record<string, string | undefined> = process.env
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     admin: { email: e.ADMIN_EMAIL, password: e.ADMIN_PASSWORD },
     llm: { provider: e.LLM_PROVIDER, baseUrl: e.LLM_BASE_URL, apiKey: e.LLM_API_KEY, model: e.LLM_MODEL },
+    kbLanguage: e.KB_LANGUAGE,
     embedding: { provider: e.EMBEDDING_PROVIDER, baseUrl: e.EMBEDDING_BASE_URL, apiKey: e.EMBEDDING_API_KEY, model: e.EMBEDDING_MODEL, dimensions: e.EMBEDDING_DIMENSIONS },
     limits: {
       uploadMaxBytes: e.UPLOAD_MAX_MB * 1024 * 1024,

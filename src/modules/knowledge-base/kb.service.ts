@@ -1,0 +1,111 @@
+import { ForbiddenError, NotFoundError } from '../../platform/errors';
+import type { AuditService } from '../../platform/audit/audit.service';
+import type { Principal } from '../auth';
+import type { KbRepository, KbStats, KnowledgeBaseRow } from './kb.repository';
+
+export interface PublicKnowledgeBase {
+  id: string;
+  name: string;
+  description: string;
+  visibility: 'private' | 'organization';
+  ownerId: string | null;
+  embedding: { provider: string; model: string; dimensions: number };
+  language: string;
+  entries: number;
+  chunks: number;
+  canWrite: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface KbDefaults {
+  embeddingProvider: string;
+  embeddingModel: string;
+  embeddingDimensions: number;
+  language: string;
+}
+
+type Origin = { ip: string | null; userAgent: string | null };
+
+const canRead = (p: Principal, kb: KnowledgeBaseRow) => kb.visibility === 'organization' || kb.ownerId === p.user.id || p.user.role === 'admin';
+const canWrite = (p: Principal, kb: KnowledgeBaseRow) => kb.ownerId === p.user.id || p.user.role === 'admin';
+
+export class KnowledgeBaseService {
+  constructor(
+    private readonly repo: KbRepository,
+    private readonly audit: AuditService,
+    private readonly defaults: KbDefaults,
+  ) {}
+
+  private present(p: Principal, kb: KnowledgeBaseRow, stats: KbStats = { entries: 0, chunks: 0 }): PublicKnowledgeBase {
+    return {
+      id: kb.id,
+      name: kb.name,
+      description: kb.description,
+      visibility: kb.visibility,
+      ownerId: kb.ownerId,
+      embedding: { provider: kb.embeddingProvider, model: kb.embeddingModel, dimensions: kb.embeddingDimensions },
+      language: kb.language,
+      ...stats,
+      canWrite: canWrite(p, kb),
+      createdAt: kb.createdAt.toISOString(),
+      updatedAt: kb.updatedAt.toISOString(),
+    };
+  }
+
+  /** A knowledge base the caller may read; anything else (others' private ones too) is a 404. */
+  private async readable(p: Principal, id: string): Promise<KnowledgeBaseRow> {
+    const kb = await this.repo.findById(id);
+    if (!kb || !canRead(p, kb)) throw new NotFoundError('knowledge-base-not-found', 'No such knowledge base.');
+    return kb;
+  }
+
+  private async writable(p: Principal, id: string): Promise<KnowledgeBaseRow> {
+    const kb = await this.readable(p, id);
+    // Readable but not writable (someone else's organization-wide base): say so plainly.
+    if (!canWrite(p, kb)) throw new ForbiddenError('knowledge-base-read-only', 'Only its owner or an admin can change this knowledge base.');
+    return kb;
+  }
+
+  async create(p: Principal, input: { name: string; description?: string; visibility: 'private' | 'organization'; language?: string }, origin: Origin): Promise<PublicKnowledgeBase> {
+    const kb = await this.repo.insert({
+      ownerId: p.user.id,
+      name: input.name,
+      description: input.description ?? '',
+      visibility: input.visibility,
+      // Fixed for the life of the knowledge base: its chunks are embedded and indexed with these.
+      embeddingProvider: this.defaults.embeddingProvider,
+      embeddingModel: this.defaults.embeddingModel,
+      embeddingDimensions: this.defaults.embeddingDimensions,
+      language: input.language ?? this.defaults.language,
+    });
+    await this.audit.record({ action: 'kb.create', actorUserId: p.user.id, targetType: 'knowledge_base', targetId: kb.id, metadata: { visibility: kb.visibility }, ...origin });
+    return this.present(p, kb);
+  }
+
+  async list(p: Principal, opts: { limit: number; offset: number }): Promise<{ knowledgeBases: PublicKnowledgeBase[]; total: number }> {
+    const { rows, total } = await this.repo.listReadable(p.user.id, p.user.role === 'admin', opts);
+    const stats = await this.repo.stats(rows.map((r) => r.id));
+    return { knowledgeBases: rows.map((kb) => this.present(p, kb, stats.get(kb.id))), total };
+  }
+
+  async get(p: Principal, id: string): Promise<PublicKnowledgeBase> {
+    const kb = await this.readable(p, id);
+    return this.present(p, kb, (await this.repo.stats([kb.id])).get(kb.id));
+  }
+
+  async update(p: Principal, id: string, changes: { name?: string; description?: string; visibility?: 'private' | 'organization' }, origin: Origin): Promise<PublicKnowledgeBase> {
+    const before = await this.writable(p, id);
+    const kb = await this.repo.update(id, changes);
+    if (changes.visibility && changes.visibility !== before.visibility) {
+      await this.audit.record({ action: 'kb.visibility-change', actorUserId: p.user.id, targetType: 'knowledge_base', targetId: id, metadata: { from: before.visibility, to: changes.visibility }, ...origin });
+    }
+    return this.present(p, kb, (await this.repo.stats([kb.id])).get(kb.id));
+  }
+
+  async delete(p: Principal, id: string, origin: Origin): Promise<void> {
+    await this.writable(p, id);
+    await this.repo.delete(id);
+    await this.audit.record({ action: 'kb.delete', actorUserId: p.user.id, targetType: 'knowledge_base', targetId: id, ...origin });
+  }
+}
