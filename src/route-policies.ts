@@ -52,6 +52,7 @@ export const ROUTE_POLICIES: Record<string, Policy> = {
   'GET /api/knowledge-bases/:id': 'owner', // or organization-wide; others' private ones answer 404
   'PATCH /api/knowledge-bases/:id': 'owner',
   'DELETE /api/knowledge-bases/:id': 'owner',
+  'GET /api/knowledge-bases/:id/search': 'owner', // or organization-wide
   'POST /api/keys': 'member',
   'GET /api/keys': 'member',
   'DELETE /api/keys/:id': 'owner',
@@ -69,4 +70,5 @@ export const API_KEY_ROUTES: Record<string, string> = {
   'GET /api/knowledge-bases/:id': 'knowledge-bases',
   'PATCH /api/knowledge-bases/:id': 'knowledge-bases',
   'DELETE /api/knowledge-bases/:id': 'knowledge-bases',
+  'GET /api/knowledge-bases/:id/search': 'knowledge-bases',
 };

@@ -1,5 +1,5 @@
 // Knowledge bases (#4). So far: storage (kb.schema), knowledge-base CRUD, the built-in `local`
-// embedder and the chunker; entries, ingestion jobs and hybrid search follow.
+// embedder, the chunker and hybrid search; entries and ingestion jobs follow.
 import type { Config } from '../../config';
 import type { Db } from '../../platform/db/client';
 import type { ApiDocs } from '../../platform/openapi';
@@ -10,6 +10,7 @@ import { kbRoutes } from './kb.routes';
 
 export { LocalEmbedder, normalise, words } from './kb.embedder.local';
 export { chunkText, type Chunk, type ChunkOptions } from './kb.chunker';
+export { hybridSearch, type SearchHit } from './kb.search';
 
 /** The embedding a new knowledge base is created with (from EMBEDDING_* and KB_LANGUAGE). */
 export function embeddingDefaults(config: Config) {
@@ -22,6 +23,6 @@ export function embeddingDefaults(config: Config) {
 }
 
 export function createKnowledgeBaseModule(deps: { config: Config; db: Db; audit: AuditService }) {
-  const service = new KnowledgeBaseService(new KbRepository(deps.db), deps.audit, embeddingDefaults(deps.config));
+  const service = new KnowledgeBaseService(new KbRepository(deps.db), deps.audit, embeddingDefaults(deps.config), deps.db);
   return { service, routes: (docs: ApiDocs) => kbRoutes(docs, service) };
 }

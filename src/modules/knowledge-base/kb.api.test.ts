@@ -90,4 +90,18 @@ describe('knowledge bases API', () => {
     expect(res.status).toBe(400);
     expect((await request(t.app).get(`/api/knowledge-bases/${kb.id}`).set(auth)).body.knowledgeBase).toMatchObject({ name: 'Stable', embedding: { model: 'hashing-v1' } });
   });
+
+  it('when someone searches, then their own or organization-wide knowledge bases answer; others\' private ones 404; an empty query is a 400', async () => {
+    const owner = await person();
+    const other = await person();
+    const kb = (await request(t.app).post('/api/knowledge-bases').set(owner.auth).send({ name: 'Searchable' })).body.knowledgeBase;
+    const res = await request(t.app).get(`/api/knowledge-bases/${kb.id}/search`).set(owner.auth).query({ q: 'anything at all', k: 5 });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ hits: [], plan: 'exact' });
+    expect((await request(t.app).get(`/api/knowledge-bases/${kb.id}/search`).set(other.auth).query({ q: 'anything' })).status).toBe(404);
+    const empty = await request(t.app).get(`/api/knowledge-bases/${kb.id}/search`).set(owner.auth).query({ q: '  ' });
+    expect([empty.status, empty.body.error.details[0].field]).toEqual([400, 'query.q']);
+    await request(t.app).patch(`/api/knowledge-bases/${kb.id}`).set(owner.auth).send({ visibility: 'organization' });
+    expect((await request(t.app).get(`/api/knowledge-bases/${kb.id}/search`).set(other.auth).query({ q: 'anything' })).status).toBe(200);
+  });
 });

@@ -34,3 +34,24 @@ export const KnowledgeBaseSchema = z
   .openapi('KnowledgeBase');
 export const KbResponse = z.object({ knowledgeBase: KnowledgeBaseSchema });
 export const KbListResponse = z.object({ knowledgeBases: z.array(KnowledgeBaseSchema), total: z.number() });
+export const SearchQuery = z.object({
+  q: z.string().trim().min(1, { message: 'is required' }).max(1000, { message: 'must be at most 1000 characters' }),
+  k: z.coerce.number().int().min(1).max(50).default(8),
+});
+export const SearchHitSchema = z
+  .object({
+    chunkId: z.number(),
+    kbId: z.uuid(),
+    entryId: z.uuid(),
+    entryTitle: z.string(),
+    revisionId: z.uuid(),
+    revisionNumber: z.number(),
+    ordinal: z.number(),
+    headingPath: z.array(z.string()),
+    content: z.string(),
+    score: z.number(),
+    vectorRank: z.number().nullable(),
+    textRank: z.number().nullable(),
+  })
+  .openapi('SearchHit');
+export const SearchResponse = z.object({ hits: z.array(SearchHitSchema), plan: z.enum(['exact', 'hnsw']) });

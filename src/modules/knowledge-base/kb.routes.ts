@@ -49,5 +49,12 @@ export function kbRoutes(docs: ApiDocs, service: KnowledgeBaseService) {
       res.status(204).end();
     },
   );
+  api.route(
+    { ...scope, method: 'get', path: '/api/knowledge-bases/:id/search', summary: 'Hybrid search (vectors + full text, fused by rank) over the current revisions', tags, request: { params: dto.KbParams, query: dto.SearchQuery }, responses: { 200: { description: 'Best passages first', schema: dto.SearchResponse }, ...errors } },
+    async (req, res) => {
+      const { params, query } = validated<{ params: typeof dto.KbParams; query: typeof dto.SearchQuery }>(req);
+      res.json(await service.search(principal(req), params.id, query.q, query.k));
+    },
+  );
   return api.router;
 }

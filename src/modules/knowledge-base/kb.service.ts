@@ -1,4 +1,7 @@
-import { ForbiddenError, NotFoundError } from '../../platform/errors';
+import { AppError, ForbiddenError, NotFoundError } from '../../platform/errors';
+import type { Db } from '../../platform/db/client';
+import { LocalEmbedder } from './kb.embedder.local';
+import { hybridSearch, type SearchHit } from './kb.search';
 import type { AuditService } from '../../platform/audit/audit.service';
 import type { Principal } from '../auth';
 import type { KbRepository, KbStats, KnowledgeBaseRow } from './kb.repository';
@@ -35,7 +38,18 @@ export class KnowledgeBaseService {
     private readonly repo: KbRepository,
     private readonly audit: AuditService,
     private readonly defaults: KbDefaults,
+    private readonly db: Db,
   ) {}
+
+  /** Hybrid search in one knowledge base the caller may read. */
+  async search(p: Principal, id: string, text: string, k: number): Promise<{ hits: SearchHit[]; plan: 'exact' | 'hnsw' }> {
+    const kb = await this.readable(p, id);
+    if (kb.embeddingProvider !== 'local') {
+      throw new AppError(501, 'embedding-provider-not-implemented', `Searching knowledge bases embedded with '${kb.embeddingProvider}' is not available yet; the built-in 'local' embedder is.`);
+    }
+    const vector = new LocalEmbedder(kb.embeddingDimensions).embedOne(text);
+    return hybridSearch(this.db, { kbIds: [kb.id], dimensions: kb.embeddingDimensions, languages: [kb.language] }, { text, vector }, { k });
+  }
 
   private present(p: Principal, kb: KnowledgeBaseRow, stats: KbStats = { entries: 0, chunks: 0 }): PublicKnowledgeBase {
     return {

@@ -1,0 +1,83 @@
+import { eq } from 'drizzle-orm';
+import { captureLogger, openTestDatabase, unique } from '../../../test/support/test-app';
+import type { Database } from '../../platform/db/client';
+import { users } from '../auth';
+import { chunkText } from './kb.chunker';
+import { LocalEmbedder } from './kb.embedder.local';
+import { kbChunks, kbEntries, kbRevisions, knowledgeBases } from './kb.schema';
+import { hybridSearch } from './kb.search';
+
+describe('hybrid search', () => {
+  let database: Database;
+  const embedder = new LocalEmbedder(384);
+  beforeAll(async () => {
+    database = await openTestDatabase(captureLogger().logger);
+  });
+  afterAll(() => database.close());
+
+  /** A knowledge base with entries whose current revision holds `docs`; earlier revisions hold `stale`. */
+  async function kbWith(docs: Record<string, string>, stale: Record<string, string> = {}) {
+    const db = database.db;
+    const [owner] = await db.insert(users).values({ email: `${unique('s')}@example.com`, name: 'S', passwordHash: 'x' }).returning();
+    const [kb] = await db.insert(knowledgeBases).values({ ownerId: owner!.id, name: 'KB', embeddingProvider: 'local', embeddingModel: 'hashing-v1', embeddingDimensions: 384, language: 'english' }).returning();
+    for (const [title, text] of Object.entries(docs)) {
+      const [entry] = await db.insert(kbEntries).values({ kbId: kb!.id, title, sourceType: 'text' }).returning();
+      let number = 1;
+      for (const content of [stale[title], text].filter((x): x is string => Boolean(x))) {
+        const [rev] = await db.insert(kbRevisions).values({ entryId: entry!.id, number: number++, content, contentHash: 'h', sizeBytes: content.length, status: 'ready' }).returning();
+        const chunks = chunkText(content);
+        await db.insert(kbChunks).values(chunks.map((c) => ({ kbId: kb!.id, entryId: entry!.id, revisionId: rev!.id, ordinal: c.ordinal, content: c.content, tokenCount: c.tokenCount, metadata: { headingPath: c.headingPath }, embedding: embedder.embedOne(c.content), embeddingDimensions: 384, language: 'english' })));
+        await db.update(kbEntries).set({ currentRevisionId: rev!.id }).where(eq(kbEntries.id, entry!.id));
+      }
+    }
+    return kb!;
+  }
+
+  const search = (kbIds: string[], text: string, exactThreshold?: number) => hybridSearch(database.db, { kbIds, dimensions: 384, languages: ['english'] }, { text, vector: embedder.embedOne(text) }, { k: 3, exactThreshold });
+
+  it('when a question is asked, then the right passage of the current revision comes first, with its entry, revision and heading path', async () => {
+    const kb = await kbWith(
+      {
+        'On-call runbook': '# Runbook\n\n## Restarts\n\nTo restart the payment service run systemctl restart payments on the primary node.',
+        'Holiday policy': '# Holidays\n\nEmployees get 25 vacation days per year, booked in the HR portal.',
+        'Security': '# Credentials\n\nRotate database passwords every quarter and store them in the vault.',
+      },
+      { 'Holiday policy': '# Holidays\n\nEmployees get 20 vacation days per year.' },
+    );
+    const { hits, plan } = await search([kb.id], 'how many vacation days do employees get?');
+    expect(plan).toBe('exact');
+    expect(hits[0]).toMatchObject({ entryTitle: 'Holiday policy', revisionNumber: 2, headingPath: ['Holidays'] });
+    expect(hits[0]!.content).toContain('25 vacation days');
+    // The retired revision's text never comes back.
+    expect(hits.some((h) => h.content.includes('20 vacation days'))).toBe(false);
+    const restart = await search([kb.id], 'restart payments');
+    expect(restart.hits[0]).toMatchObject({ entryTitle: 'On-call runbook', headingPath: ['Runbook', 'Restarts'] });
+    expect(restart.hits[0]!.vectorRank).toBe(1);
+    expect(restart.hits[0]!.textRank).toBe(1);
+  });
+
+  it('when the searched rows exceed the exact-scan threshold, then the HNSW plan gives the same first answer', async () => {
+    const kb = await kbWith({ A: 'Quarterly revenue grew twelve percent in the northern region.', B: 'The office plants need water on Fridays.' });
+    const exact = await search([kb.id], 'revenue growth north');
+    const hnsw = await search([kb.id], 'revenue growth north', 0);
+    expect(hnsw.plan).toBe('hnsw');
+    expect(hnsw.hits[0]!.chunkId).toBe(exact.hits[0]!.chunkId);
+  });
+
+  it("when several knowledge bases exist, then only the searched ones' chunks can come back", async () => {
+    const mine = await kbWith({ Mine: 'The launch code for the demo is blue falcon.' });
+    const theirs = await kbWith({ Theirs: 'The launch code for production is red eagle.' });
+    const { hits } = await search([mine.id], 'launch code');
+    expect(hits.map((h) => h.kbId)).toEqual([mine.id]);
+    expect((await search([mine.id, theirs.id], 'launch code')).hits.map((h) => h.kbId).sort()).toEqual([mine.id, theirs.id].sort());
+    expect((await search([], 'launch code')).hits).toEqual([]);
+  });
+
+  it("when the query carries SQL or tsquery syntax, then it is only text", async () => {
+    const kb = await kbWith({ Quotes: "O'Brien's report: the 'alpha' & 'beta' results | summary." });
+    for (const q of ["O'Brien's report", "'; DROP TABLE kb_chunks; --", 'alpha & !beta | (', '"unterminated']) {
+      await expect(search([kb.id], q)).resolves.toEqual(expect.objectContaining({ hits: expect.any(Array) }));
+    }
+    expect((await search([kb.id], "O'Brien's report")).hits[0]!.entryTitle).toBe('Quotes');
+  });
+});
