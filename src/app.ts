@@ -112,7 +112,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
       responses: { 200: { description: 'OpenAPI document', schema: z.record(z.string(), z.unknown()) } },
     },
     (_req, res) => {
-      res.json(docs.document({ version: packageVersion(), serverUrl: config.publicUrl }));
+      res.type('application/json').send(docs.documentJson({ version: packageVersion(), serverUrl: config.publicUrl }));
     },
   );
   app.use(docsApi.router);

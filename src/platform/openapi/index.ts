@@ -67,7 +67,10 @@ export class ApiDocs {
     return new ApiRouter(this);
   }
 
+  private cached?: { key: string; doc: ReturnType<OpenApiGeneratorV31['generateDocument']>; json?: string };
+
   register(def: RouteDef): void {
+    this.cached = undefined;
     const responses: RouteConfig['responses'] = {};
     for (const [status, r] of Object.entries(def.responses)) {
       responses[status] = r.schema
@@ -90,12 +93,24 @@ export class ApiDocs {
     });
   }
 
+  /** Built once (it takes milliseconds for every route) and rebuilt only after a new route registers. */
   document(info: { version: string; serverUrl?: string }): ReturnType<OpenApiGeneratorV31['generateDocument']> {
-    return new OpenApiGeneratorV31(this.registry.definitions).generateDocument({
+    const key = `${info.version}|${info.serverUrl ?? ''}`;
+    if (this.cached?.key === key) return this.cached.doc;
+    const doc = new OpenApiGeneratorV31(this.registry.definitions).generateDocument({
       openapi: '3.1.0',
       info: { title: 'Hearth API', version: info.version, description: 'Self-hosted AI agent platform. Errors are `{ error: { code, message, details? }, requestId }`.' },
       servers: info.serverUrl ? [{ url: info.serverUrl }] : undefined,
     });
+    this.cached = { key, doc };
+    return doc;
+  }
+
+  /** The document as JSON text, serialised once per build of the document. */
+  documentJson(info: { version: string; serverUrl?: string }): string {
+    const doc = this.document(info);
+    this.cached!.json ??= JSON.stringify(doc);
+    return this.cached!.json;
   }
 }
 
