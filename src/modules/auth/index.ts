@@ -18,7 +18,7 @@ import { Mailer } from '../../platform/mail';
 export type { Principal, PublicUser } from './auth.service';
 export { passwordProblems } from './auth.passwords';
 export { ensureVisible } from './auth.ownership';
-export { API_KEY_SCOPES, type ApiKeyScope, users } from './auth.schema';
+export { API_KEY_SCOPES, type ApiKeyScope, apiKeys, users } from './auth.schema';
 
 export interface AuthModuleDeps {
   config: Config;

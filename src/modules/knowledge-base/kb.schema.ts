@@ -67,6 +67,11 @@ export const kbRevisions = pgTable(
     tokenCount: integer('token_count').notNull().default(0),
     status: text('status', { enum: ['pending', 'processing', 'ready', 'failed', 'retired'] }).notNull().default('pending'),
     error: text('error'),
+    /** The format the content was parsed from (txt, md, html, pdf, docx, csv, json). */
+    format: text('format').notNull().default('txt'),
+    sourceUrl: text('source_url'),
+    /** Set when this revision restored an older one's content. */
+    restoredFrom: integer('restored_from'),
     authorId: uuid('author_id').references(() => users.id, { onDelete: 'set null' }),
     /** The uploaded original, kept in Postgres so backups hold it. */
     original: bytea('original'),
@@ -108,11 +113,55 @@ export const kbChunks = pgTable(
   (t) => [
     check('kb_chunks_dimensions_check', sql`vector_dims(${t.embedding}) = ${t.embeddingDimensions}`),
     index('kb_chunks_kb_idx').on(t.kbId),
-    index('kb_chunks_revision_idx').on(t.revisionId, t.ordinal),
+    // Unique: a resumed ingestion re-inserts a batch without duplicating a chunk.
+    uniqueIndex('kb_chunks_revision_idx').on(t.revisionId, t.ordinal),
     index('kb_chunks_tsv_idx').using('gin', t.tsv),
     // pgvector's expression + partial pattern: one HNSW index per dimension; this one for 384.
     index('kb_chunks_embedding_idx')
       .using('hnsw', sql`(${t.embedding}::vector(384)) vector_cosine_ops`)
       .where(sql`${t.embeddingDimensions} = 384`),
+  ],
+);
+
+/**
+ * The user-facing state of a background job (progress bars, GET /api/jobs/:id). pg-boss delivers and
+ * retries the work; this row is what the work reads and writes, so it is also the lease that keeps
+ * two workers off one job and lets a crashed worker's job be taken over.
+ */
+export const kbJobs = pgTable(
+  'kb_jobs',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    kind: text('kind', { enum: ['ingest'] }).notNull().default('ingest'),
+    kbId: uuid('kb_id')
+      .notNull()
+      .references(() => knowledgeBases.id, { onDelete: 'cascade' }),
+    entryId: uuid('entry_id')
+      .notNull()
+      .references(() => kbEntries.id, { onDelete: 'cascade' }),
+    revisionId: uuid('revision_id')
+      .notNull()
+      .references(() => kbRevisions.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id').references(() => users.id, { onDelete: 'set null' }),
+    status: text('status', { enum: ['queued', 'running', 'succeeded', 'failed', 'cancelled'] }).notNull().default('queued'),
+    stage: text('stage', { enum: ['queued', 'chunking', 'embedding', 'indexing', 'done'] }).notNull().default('queued'),
+    done: integer('done').notNull().default(0),
+    total: integer('total').notNull().default(0),
+    attempts: integer('attempts').notNull().default(0),
+    error: text('error'),
+    /** The worker holding the job and until when; an expired lease may be taken over. */
+    leaseOwner: text('lease_owner'),
+    leaseUntil: timestamp('lease_until', { withTimezone: true }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    startedAt: timestamp('started_at', { withTimezone: true }),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    check('kb_jobs_status_check', sql`${t.status} IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')`),
+    check('kb_jobs_stage_check', sql`${t.stage} IN ('queued', 'chunking', 'embedding', 'indexing', 'done')`),
+    index('kb_jobs_user_idx').on(t.userId, t.updatedAt),
+    index('kb_jobs_active_idx').on(t.status, t.leaseUntil).where(sql`${t.status} IN ('queued', 'running')`),
+    index('kb_jobs_revision_idx').on(t.revisionId),
   ],
 );

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -45,11 +46,13 @@ describe('database', () => {
       const { logger } = captureLogger();
       const d = dir();
       const first = await createDatabase({ poolMax: 1, statementTimeoutMs: 1000, pgliteDataDir: d, logger });
+      // Another live node process to own the lock (our parent may be a shell, e.g. under npx).
+      const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
       try {
-        // Pretend the lock belongs to another live process (our parent) to exercise the cross-process path.
-        fs.writeFileSync(`${d}.pid`, String(process.ppid));
+        fs.writeFileSync(`${d}.pid`, String(other.pid));
         await expect(createDatabase({ poolMax: 1, statementTimeoutMs: 1000, pgliteDataDir: d, logger })).rejects.toThrow(/already used by process .*set DATABASE_URL/);
       } finally {
+        other.kill('SIGKILL');
         fs.writeFileSync(`${d}.pid`, String(process.pid));
         await first.close();
       }

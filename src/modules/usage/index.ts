@@ -1,0 +1,2 @@
+// Usage (#4 builds the recording half; #5 adds reservations and quotas, later issues the reports).
+export { aiUsage, aiUsageDaily, modelPrices } from './usage.schema';
