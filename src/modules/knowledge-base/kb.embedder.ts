@@ -1,0 +1,78 @@
+import { LocalEmbedder } from './kb.embedder.local';
+import { OpenAiEmbedder, estimateTokens } from './kb.embedder.openai';
+
+export { EmbeddingDimensionsError, EmbeddingProviderError, EmbeddingTimeoutError, MAX_BATCH_SIZE, OpenAiEmbedder, estimateTokens, type OpenAiEmbedderOptions } from './kb.embedder.openai';
+
+export interface EmbeddingResult {
+  vectors: number[][];
+  promptTokens: number;
+  source: 'reported' | 'estimated';
+  latencyMs: number;
+}
+
+export interface Embedder {
+  readonly provider: string;
+  readonly model: string;
+  readonly dimensions: number;
+  /** texts per call */
+  readonly batchSize: number;
+  /** Any number of texts: implementations split them into calls of at most `batchSize`. */
+  embed(texts: string[], opts?: { signal?: AbortSignal }): Promise<EmbeddingResult>;
+}
+
+export interface EmbedderSettings {
+  provider: 'local' | 'openai';
+  model: string;
+  dimensions: number;
+  baseUrl?: string;
+  apiKey?: string;
+  timeoutMs?: number;
+  maxRetries?: number;
+  batchSize?: number;
+}
+
+/** The built-in embedder behind the common interface; it has no provider to report tokens, so they are counted. */
+class LocalAdapter implements Embedder {
+  readonly provider = 'local';
+  readonly batchSize = 256;
+  private readonly inner: LocalEmbedder;
+
+  constructor(
+    readonly model: string,
+    readonly dimensions: number,
+  ) {
+    this.inner = new LocalEmbedder(dimensions);
+  }
+
+  async embed(texts: string[], opts: { signal?: AbortSignal } = {}): Promise<EmbeddingResult> {
+    const started = performance.now();
+    const vectors: number[][] = [];
+    for (let i = 0; i < texts.length; i += this.batchSize) {
+      opts.signal?.throwIfAborted();
+      for (const t of texts.slice(i, i + this.batchSize)) vectors.push(this.inner.embedOne(t));
+      // Hashing is CPU only: give the event loop a turn between batches so a big document does not stall requests.
+      if (i + this.batchSize < texts.length) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return { vectors, promptTokens: estimateTokens(texts), source: 'estimated', latencyMs: Math.round(performance.now() - started) };
+  }
+}
+
+export function createEmbedder(settings: EmbedderSettings): Embedder {
+  switch (settings.provider) {
+    case 'local':
+      return new LocalAdapter(settings.model, settings.dimensions);
+    case 'openai':
+      if (!settings.baseUrl) throw new Error('The openai embedding provider needs a base URL (EMBEDDING_BASE_URL).');
+      return new OpenAiEmbedder({
+        baseUrl: settings.baseUrl,
+        apiKey: settings.apiKey,
+        model: settings.model,
+        dimensions: settings.dimensions,
+        timeoutMs: settings.timeoutMs,
+        maxRetries: settings.maxRetries,
+        batchSize: settings.batchSize,
+      });
+    default:
+      throw new Error(`Unknown embedding provider: ${String((settings as { provider: unknown }).provider)}`);
+  }
+}
