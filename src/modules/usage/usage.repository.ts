@@ -1,0 +1,78 @@
+import { and, desc, eq, lte, sql } from 'drizzle-orm';
+import type { Db } from '../../platform/db/client';
+import { aiUsage, modelPrices } from './usage.schema';
+
+export type NewUsageRow = typeof aiUsage.$inferInsert;
+export type ModelPriceRow = typeof modelPrices.$inferSelect;
+
+export interface DailyBump {
+  /** YYYY-MM-DD, UTC. */
+  day: string;
+  userId: string | null;
+  agentId: string | null;
+  kind: string;
+  provider: string;
+  model: string;
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  cost: string;
+}
+
+/**
+ * The only place that touches ai_usage, ai_usage_daily and model_prices. Every statement is
+ * self-contained (no session state), so it runs unchanged through PgBouncer's transaction pooling.
+ */
+export class UsageRepository {
+  constructor(readonly db: Db) {}
+
+  /** The price in force at `at`: the latest whose effective_from is not after it. */
+  async priceAt(provider: string, model: string, at: Date): Promise<Pick<ModelPriceRow, 'inputPerMillion' | 'outputPerMillion'> | undefined> {
+    const [row] = await this.db
+      .select({ inputPerMillion: modelPrices.inputPerMillion, outputPerMillion: modelPrices.outputPerMillion })
+      .from(modelPrices)
+      .where(and(eq(modelPrices.provider, provider), eq(modelPrices.model, model), lte(modelPrices.effectiveFrom, at)))
+      .orderBy(desc(modelPrices.effectiveFrom))
+      .limit(1);
+    return row;
+  }
+
+  /**
+   * Inserts unless a row with the same idempotency key exists. ON CONFLICT waits for a concurrent
+   * inserter of the same key to commit or roll back, so exactly one of them gets the id back.
+   */
+  async insertUsage(values: NewUsageRow): Promise<string | undefined> {
+    const [row] = await this.db.insert(aiUsage).values(values).onConflictDoNothing({ target: aiUsage.idempotencyKey }).returning({ id: aiUsage.id });
+    return row?.id;
+  }
+
+  async findByIdempotencyKey(key: string): Promise<{ id: string; cost: string } | undefined> {
+    const [row] = await this.db.select({ id: aiUsage.id, cost: aiUsage.cost }).from(aiUsage).where(eq(aiUsage.idempotencyKey, key)).limit(1);
+    return row;
+  }
+
+  /** The constraint is NULLS NOT DISTINCT, so calls without an agent (or user) add up in one row. */
+  async bumpDaily(b: DailyBump): Promise<void> {
+    await this.db.execute(sql`
+      INSERT INTO ai_usage_daily (day, user_id, agent_id, kind, provider, model, requests, prompt_tokens, completion_tokens, total_tokens, cost, updated_at)
+      VALUES (${b.day}::date, ${b.userId}::uuid, ${b.agentId}::uuid, ${b.kind}, ${b.provider}, ${b.model}, 1, ${b.promptTokens}, ${b.completionTokens}, ${b.totalTokens}, ${b.cost}::numeric, now())
+      ON CONFLICT ON CONSTRAINT ai_usage_daily_key DO UPDATE SET
+        requests = ai_usage_daily.requests + 1,
+        prompt_tokens = ai_usage_daily.prompt_tokens + EXCLUDED.prompt_tokens,
+        completion_tokens = ai_usage_daily.completion_tokens + EXCLUDED.completion_tokens,
+        total_tokens = ai_usage_daily.total_tokens + EXCLUDED.total_tokens,
+        cost = ai_usage_daily.cost + EXCLUDED.cost,
+        updated_at = now()`);
+  }
+
+  /** Setting a price again for the same moment corrects it rather than failing. */
+  async upsertPrice(values: typeof modelPrices.$inferInsert): Promise<void> {
+    await this.db
+      .insert(modelPrices)
+      .values(values)
+      .onConflictDoUpdate({
+        target: [modelPrices.provider, modelPrices.model, modelPrices.effectiveFrom],
+        set: { inputPerMillion: values.inputPerMillion, outputPerMillion: values.outputPerMillion, createdBy: values.createdBy ?? null, createdAt: new Date() },
+      });
+  }
+}

@@ -1,0 +1,130 @@
+import type { Db } from '../../platform/db/client';
+import { costOf } from './usage.cost';
+import { UsageRepository } from './usage.repository';
+
+export interface UsageRecord {
+  userId: string | null;
+  agentId?: string | null;
+  conversationId?: string | null;
+  messageId?: string | null;
+  apiKeyId?: string | null;
+  kbId?: string | null;
+  kind: 'chat' | 'embedding' | 'title';
+  provider: string;
+  model: string;
+  promptTokens: number;
+  completionTokens?: number;
+  source: 'reported' | 'estimated';
+  status?: 'complete' | 'aborted' | 'error' | 'interrupted';
+  latencyMs?: number;
+  ttftMs?: number;
+  error?: string;
+  /** makes the call idempotent */
+  idempotencyKey?: string;
+  at?: Date;
+}
+
+export interface RecordResult {
+  recorded: boolean;
+  id?: string;
+  cost: string;
+}
+
+const KINDS = new Set(['chat', 'embedding', 'title']);
+const SOURCES = new Set(['reported', 'estimated']);
+const STATUSES = new Set(['complete', 'aborted', 'error', 'interrupted']);
+/** Provider error texts can be long; the row keeps enough to explain the failure. */
+const MAX_ERROR_LENGTH = 2000;
+
+const optionalMs = (n: number | undefined): number | null => (n === undefined ? null : Math.max(0, Math.round(n)));
+
+/** The recording half of the usage module: one finished model call → its row and the daily sums. */
+export class UsageRecorder {
+  constructor(private readonly db: Db) {}
+
+  /** Records one finished call: inserts the ai_usage row (cost from the model_prices row in force at `at`, 0 when none), and bumps ai_usage_daily (day in UTC of `at`) — in the transaction `tx` given (so the caller can commit it with its own writes), or in its own transaction. A second call with the same idempotencyKey records nothing and returns { recorded: false }. */
+  async record(rec: UsageRecord, tx?: Db): Promise<RecordResult> {
+    validate(rec);
+    if (tx) return this.recordIn(new UsageRepository(tx), rec);
+    return this.db.transaction((t) => this.recordIn(new UsageRepository(t), rec));
+  }
+
+  /** For admins/tests: set a price. */
+  async setPrice(p: { provider: string; model: string; inputPerMillion: string; outputPerMillion: string; effectiveFrom?: Date; createdBy?: string }): Promise<void> {
+    // Parsing through costOf rejects anything that is not a plain non-negative decimal before it reaches SQL.
+    costOf({ inputPerMillion: p.inputPerMillion, outputPerMillion: p.outputPerMillion }, 0, 0);
+    await new UsageRepository(this.db).upsertPrice({
+      provider: p.provider,
+      model: p.model,
+      inputPerMillion: p.inputPerMillion,
+      outputPerMillion: p.outputPerMillion,
+      effectiveFrom: p.effectiveFrom ?? new Date(),
+      createdBy: p.createdBy ?? null,
+    });
+  }
+
+  private async recordIn(repo: UsageRepository, rec: UsageRecord): Promise<RecordResult> {
+    const at = rec.at ?? new Date();
+    const promptTokens = rec.promptTokens;
+    const completionTokens = rec.completionTokens ?? 0;
+    const totalTokens = promptTokens + completionTokens;
+    const cost = costOf(await repo.priceAt(rec.provider, rec.model, at), promptTokens, completionTokens);
+    const id = await repo.insertUsage({
+      userId: rec.userId,
+      agentId: rec.agentId ?? null,
+      conversationId: rec.conversationId ?? null,
+      messageId: rec.messageId ?? null,
+      apiKeyId: rec.apiKeyId ?? null,
+      kbId: rec.kbId ?? null,
+      kind: rec.kind,
+      provider: rec.provider,
+      model: rec.model,
+      promptTokens,
+      completionTokens,
+      totalTokens,
+      reservedTokens: 0,
+      cost,
+      source: rec.source,
+      status: rec.status ?? 'complete',
+      latencyMs: optionalMs(rec.latencyMs),
+      ttftMs: optionalMs(rec.ttftMs),
+      error: rec.error === undefined ? null : rec.error.slice(0, MAX_ERROR_LENGTH),
+      idempotencyKey: rec.idempotencyKey ?? null,
+      createdAt: at,
+      finishedAt: at,
+    });
+    if (!id) {
+      // Only reachable with a key: the earlier record stands, and its cost is the one that counted.
+      const existing = await repo.findByIdempotencyKey(rec.idempotencyKey!);
+      return { recorded: false, id: existing?.id, cost: existing?.cost ?? cost };
+    }
+    // The day is taken in UTC here rather than from the session's TimeZone, which PgBouncer does not pin.
+    await repo.bumpDaily({
+      day: at.toISOString().slice(0, 10),
+      userId: rec.userId,
+      agentId: rec.agentId ?? null,
+      kind: rec.kind,
+      provider: rec.provider,
+      model: rec.model,
+      promptTokens,
+      completionTokens,
+      totalTokens,
+      cost,
+    });
+    return { recorded: true, id, cost };
+  }
+}
+
+function validate(rec: UsageRecord): void {
+  const tokens = (n: number | undefined, what: string) => {
+    if (n !== undefined && (!Number.isSafeInteger(n) || n < 0)) throw new Error(`Usage ${what} must be a non-negative integer, got ${n}.`);
+  };
+  tokens(rec.promptTokens, 'promptTokens');
+  tokens(rec.completionTokens, 'completionTokens');
+  if (!KINDS.has(rec.kind)) throw new Error(`Unknown usage kind: ${rec.kind}`);
+  if (!SOURCES.has(rec.source)) throw new Error(`Unknown usage source: ${rec.source}`);
+  if (rec.status !== undefined && !STATUSES.has(rec.status)) throw new Error(`A recorded call is finished; status ${rec.status} is not allowed.`);
+  if (!rec.provider || !rec.model) throw new Error('Usage needs a provider and a model.');
+  if (rec.at !== undefined && Number.isNaN(rec.at.getTime())) throw new Error('Usage time is not a valid date.');
+  if (rec.idempotencyKey !== undefined && rec.idempotencyKey.length === 0) throw new Error('An idempotency key must not be empty.');
+}
