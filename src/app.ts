@@ -19,7 +19,8 @@ import { z } from './platform/zod';
 import cookieParser from 'cookie-parser';
 import { AuditService } from './platform/audit/audit.service';
 import { createAuthModule, type AuthModule } from './modules/auth';
-import { createKnowledgeBaseModule } from './modules/knowledge-base';
+import { createKnowledgeBaseModule, type KnowledgeBaseModule } from './modules/knowledge-base';
+import { createJobQueue } from './platform/jobs/queue';
 
 export interface Lifecycle {
   /** Aborted when the process starts shutting down; long-lived streams listen to it. */
@@ -48,6 +49,11 @@ export interface BuiltApp {
   metrics: Metrics;
   audit: AuditService;
   auth: AuthModule;
+  knowledgeBases: KnowledgeBaseModule;
+  /** Starts background work (the job queue and this process's workers). */
+  start(): Promise<void>;
+  /** Stops it: workers give their jobs back; call before closing the database. */
+  stop(): Promise<void>;
 }
 
 export function buildApp(deps: AppDeps): BuiltApp {
@@ -120,12 +126,29 @@ export function buildApp(deps: AppDeps): BuiltApp {
   if (config.diagnosticsRoutes) app.use(diagnosticsRoutes(docs));
 
   // Module routers, each from its own factory.
+  const queue = createJobQueue(deps.database, logger);
+  const knowledgeBases = createKnowledgeBaseModule({ config, database: deps.database, audit, logger, queue, signal: lifecycle.signal });
   app.use(auth.routes(docs));
-  app.use(createKnowledgeBaseModule({ config, db: deps.database.db, audit }).routes(docs));
+  app.use(knowledgeBases.routes(docs));
 
   app.use(webUi(deps.webRoot ?? webDistFolder()));
   app.use(notFound());
   app.use(errorHandler(logger));
 
-  return { app, docs, metrics, audit, auth };
+  return {
+    app,
+    docs,
+    metrics,
+    audit,
+    auth,
+    knowledgeBases,
+    start: async () => {
+      await queue.start();
+      await knowledgeBases.start();
+    },
+    stop: async () => {
+      await knowledgeBases.stop();
+      await queue.stop();
+    },
+  };
 }

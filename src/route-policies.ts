@@ -53,6 +53,20 @@ export const ROUTE_POLICIES: Record<string, Policy> = {
   'PATCH /api/knowledge-bases/:id': 'owner',
   'DELETE /api/knowledge-bases/:id': 'owner',
   'GET /api/knowledge-bases/:id/search': 'owner', // or organization-wide
+  'GET /api/knowledge-bases/:id/entries': 'owner', // readers of the knowledge base
+  'POST /api/knowledge-bases/:id/entries': 'owner', // writers of the knowledge base
+  'GET /api/knowledge-bases/:id/entries/:entryId': 'owner',
+  'PATCH /api/knowledge-bases/:id/entries/:entryId': 'owner',
+  'DELETE /api/knowledge-bases/:id/entries/:entryId': 'owner',
+  'GET /api/knowledge-bases/:id/entries/:entryId/revisions': 'owner',
+  'POST /api/knowledge-bases/:id/entries/:entryId/revisions': 'owner',
+  'GET /api/knowledge-bases/:id/entries/:entryId/revisions/:number': 'owner',
+  'GET /api/knowledge-bases/:id/entries/:entryId/revisions/:number/original': 'owner',
+  'POST /api/knowledge-bases/:id/entries/:entryId/revisions/:number/restore': 'owner',
+  'GET /api/knowledge-bases/:id/entries/:entryId/diff': 'owner',
+  'GET /api/jobs/events': 'member', // the caller's own jobs only
+  'GET /api/jobs/:id': 'owner', // the job's user (or an admin)
+  'POST /api/jobs/:id/cancel': 'owner',
   'POST /api/keys': 'member',
   'GET /api/keys': 'member',
   'DELETE /api/keys/:id': 'owner',
@@ -71,4 +85,18 @@ export const API_KEY_ROUTES: Record<string, string> = {
   'PATCH /api/knowledge-bases/:id': 'knowledge-bases',
   'DELETE /api/knowledge-bases/:id': 'knowledge-bases',
   'GET /api/knowledge-bases/:id/search': 'knowledge-bases',
+  'GET /api/knowledge-bases/:id/entries': 'knowledge-bases',
+  'POST /api/knowledge-bases/:id/entries': 'knowledge-bases',
+  'GET /api/knowledge-bases/:id/entries/:entryId': 'knowledge-bases',
+  'PATCH /api/knowledge-bases/:id/entries/:entryId': 'knowledge-bases',
+  'DELETE /api/knowledge-bases/:id/entries/:entryId': 'knowledge-bases',
+  'GET /api/knowledge-bases/:id/entries/:entryId/revisions': 'knowledge-bases',
+  'POST /api/knowledge-bases/:id/entries/:entryId/revisions': 'knowledge-bases',
+  'GET /api/knowledge-bases/:id/entries/:entryId/revisions/:number': 'knowledge-bases',
+  'GET /api/knowledge-bases/:id/entries/:entryId/revisions/:number/original': 'knowledge-bases',
+  'POST /api/knowledge-bases/:id/entries/:entryId/revisions/:number/restore': 'knowledge-bases',
+  'GET /api/knowledge-bases/:id/entries/:entryId/diff': 'knowledge-bases',
+  'GET /api/jobs/events': 'knowledge-bases',
+  'GET /api/jobs/:id': 'knowledge-bases',
+  'POST /api/jobs/:id/cancel': 'knowledge-bases',
 };

@@ -45,6 +45,7 @@ export async function startServer(config: Config, logger = createLogger({ level:
   const built = buildApp({ config, logger, database, redis, lifecycle: { signal: controller.signal } });
   // First admin: from ADMIN_EMAIL/ADMIN_PASSWORD, or a one-time setup link in the log.
   await built.auth.service.bootstrap();
+  await built.start();
   const server = http.createServer(built.app);
   // Longer than nginx's keepalive to the upstream, so nginx closes idle connections first.
   server.keepAliveTimeout = 65_000;
@@ -91,6 +92,7 @@ export async function startServer(config: Config, logger = createLogger({ level:
         server.closeAllConnections();
         await closed;
       }
+      await built.stop().catch((err: Error) => logger.warn('jobs.stop.failed', { error: err.message }));
       if (redis) await closeRedis(redis);
       await database.close().catch((err: Error) => logger.warn('db.close.failed', { error: err.message }));
       // Send any error events still queued (no-op when Sentry is off).

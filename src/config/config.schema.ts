@@ -1,3 +1,4 @@
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 
 /**
@@ -129,6 +130,18 @@ export const envSchema = z.object({
   KB_LANGUAGE: z
     .preprocess(emptyToUndefined, z.enum(FULL_TEXT_LANGUAGES, { message: `expected one of PostgreSQL's text search configurations (${FULL_TEXT_LANGUAGES.slice(0, 6).join(', ')}…)` }).default('english'))
     .describe('Default full-text language of new knowledge bases (a PostgreSQL text search configuration)'),
+  EMBEDDING_BATCH_SIZE: int(64, 1, 2048).describe('Texts per call to a remote embedding provider'),
+  EMBEDDING_TIMEOUT_MS: int(30000, 1000, 600_000).describe('Timeout of one call to the embedding provider (retried up to 3 times)'),
+  INGEST_WORKERS: int(1, 0, 16).describe('Ingestion jobs this process runs at once (0 = this process runs none)'),
+  INGEST_MAX_ATTEMPTS: int(3, 1, 20).describe('Attempts of an ingestion job before its revision is marked failed'),
+  INGEST_LEASE_SECONDS: int(60, 2, 3600).describe('A worker renews its hold on a job this often; a crashed worker\'s job is taken over after it lapses'),
+  URL_IMPORT: bool(true).describe('Allow adding knowledge-base entries from a URL (public addresses only, see URL_IMPORT_ALLOW_CIDRS)'),
+  URL_IMPORT_ALLOW_CIDRS: z
+    .preprocess(emptyToUndefined, z.string().default(''))
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .refine((cidrs) => cidrs.every((c) => ipaddr.isValidCIDR(c) || ipaddr.isValid(c)), { message: 'expected a comma-separated list of addresses or CIDR ranges (10.1.2.0/24, fd00::/8)' })
+    .describe('Private ranges URL imports may reach anyway, e.g. an intranet wiki (10.1.2.0/24,192.168.5.7); default none'),
+  URL_IMPORT_TIMEOUT_MS: int(20000, 1000, 300_000).describe('Time limit of one URL import (all redirects included)'),
   UPLOAD_MAX_MB: int(20, 1, 500).describe('Largest upload in MB (raise nginx client_max_body_size, 21m, with it)'),
   JSON_BODY_LIMIT_KB: int(1024, 1, 10240).describe('Largest JSON request body in KB'),
   RATE_LIMIT_WINDOW_MS: int(60000, 1000, 3_600_000).describe('Window of the general API rate limit'),

@@ -57,7 +57,9 @@ export async function createTestApp(env: Record<string, string> = {}, opts: { da
   const { logger, lines, text } = captureLogger(opts.logLevel);
   const database = opts.database ?? (await openTestDatabase(logger));
   const redis = await createRedis(config.redisUrl, logger);
-  const built = buildApp({ config, logger, database, redis, webRoot: opts.webRoot, cookieSessionId: opts.cookieSessionId });
+  const lifecycle = new AbortController();
+  const built = buildApp({ config, logger, database, redis, webRoot: opts.webRoot, cookieSessionId: opts.cookieSessionId, lifecycle: { signal: lifecycle.signal } });
+  await built.start();
   return {
     ...built,
     config,
@@ -66,6 +68,8 @@ export async function createTestApp(env: Record<string, string> = {}, opts: { da
     logs: lines,
     logText: text,
     close: async () => {
+      lifecycle.abort();
+      await built.stop();
       if (redis) await closeRedis(redis);
       if (!opts.database) await database.close();
     },

@@ -1,16 +1,27 @@
-// Knowledge bases (#4). So far: storage (kb.schema), knowledge-base CRUD, the built-in `local`
-// embedder, the chunker and hybrid search; entries and ingestion jobs follow.
+// Knowledge bases (#4): knowledge bases, entries and immutable revisions, parsing, chunking,
+// embedding, durable ingestion jobs with progress, and hybrid search.
+import { Client } from 'pg';
 import type { Config } from '../../config';
-import type { Db } from '../../platform/db/client';
+import type { Database } from '../../platform/db/client';
 import type { ApiDocs } from '../../platform/openapi';
 import type { AuditService } from '../../platform/audit/audit.service';
-import { KbRepository } from './kb.repository';
+import type { JobQueue } from '../../platform/jobs/queue';
+import type { Logger } from '../../platform/logger';
+import { AppError } from '../../platform/errors';
+import { UsageRecorder } from '../usage';
+import { KbRepository, type KnowledgeBaseRow } from './kb.repository';
+import { createVectorIndexSql, KbEntriesRepository } from './kb.entries.repository';
 import { KnowledgeBaseService } from './kb.service';
+import { KbEntriesService } from './kb.entries.service';
+import { Ingestor } from './kb.ingest';
+import { JobEvents } from './kb.job-events';
+import { createEmbedder, type Embedder } from './kb.embedder';
 import { kbRoutes } from './kb.routes';
 
 export { LocalEmbedder, normalise, words } from './kb.embedder.local';
 export { chunkText, type Chunk, type ChunkOptions } from './kb.chunker';
 export { hybridSearch, type SearchHit } from './kb.search';
+export { createEmbedder, type Embedder } from './kb.embedder';
 
 /** The embedding a new knowledge base is created with (from EMBEDDING_* and KB_LANGUAGE). */
 export function embeddingDefaults(config: Config) {
@@ -22,7 +33,55 @@ export function embeddingDefaults(config: Config) {
   };
 }
 
-export function createKnowledgeBaseModule(deps: { config: Config; db: Db; audit: AuditService }) {
-  const service = new KnowledgeBaseService(new KbRepository(deps.db), deps.audit, embeddingDefaults(deps.config), deps.db);
-  return { service, routes: (docs: ApiDocs) => kbRoutes(docs, service) };
+export interface KnowledgeBaseModuleDeps {
+  config: Config;
+  database: Database;
+  audit: AuditService;
+  logger: Logger;
+  queue: JobQueue;
+  /** Aborted at shutdown: progress streams end, workers give their jobs back. */
+  signal: AbortSignal;
 }
+
+export function createKnowledgeBaseModule(deps: KnowledgeBaseModuleDeps) {
+  const { config } = deps;
+  const db = deps.database.db;
+  const usage = new UsageRecorder(db);
+  const embedderFor = (kb: KnowledgeBaseRow): Embedder => {
+    if (kb.embeddingProvider === 'local') return createEmbedder({ provider: 'local', model: kb.embeddingModel, dimensions: kb.embeddingDimensions });
+    if (kb.embeddingProvider === 'openai' && config.embedding.provider === 'openai' && config.embedding.baseUrl) {
+      return createEmbedder({ provider: 'openai', model: kb.embeddingModel, dimensions: kb.embeddingDimensions, baseUrl: config.embedding.baseUrl, apiKey: config.embedding.apiKey, timeoutMs: config.embedding.timeoutMs, batchSize: config.embedding.batchSize });
+    }
+    throw new AppError(422, 'embedding-provider-not-configured', `This knowledge base is embedded with '${kb.embeddingProvider}' (${kb.embeddingModel}), which is not configured on this instance (EMBEDDING_PROVIDER, EMBEDDING_BASE_URL).`);
+  };
+  const entriesRepo = new KbEntriesRepository(db);
+  // Index DDL goes over the direct connection when there is one (never through PgBouncer).
+  const ensureVectorIndex = async (dimensions: number) => {
+    if (dimensions === 384) return;
+    const direct = config.db.migrationUrl;
+    if (!direct || deps.database.kind === 'pglite') return entriesRepo.ensureVectorIndex(dimensions);
+    const client = new Client({ connectionString: direct, application_name: 'hearth-index' });
+    await client.connect();
+    try {
+      await client.query(createVectorIndexSql(dimensions));
+    } finally {
+      await client.end();
+    }
+  };
+  const service = new KnowledgeBaseService(new KbRepository(db), deps.audit, embeddingDefaults(config), db, { embedderFor, usage, ensureVectorIndex });
+  const ingestor = new Ingestor({ repo: entriesRepo, queue: deps.queue, usage, embedderFor, logger: deps.logger, settings: config.ingest });
+  const entries = new KbEntriesService(entriesRepo, service, ingestor, deps.audit, { uploadMaxBytes: config.limits.uploadMaxBytes, urlImport: config.urlImport });
+  const events = new JobEvents(entriesRepo, deps.logger);
+  return {
+    service,
+    entries,
+    ingestor,
+    routes: (docs: ApiDocs) => kbRoutes(docs, service, entries, events, { uploadMaxBytes: config.limits.uploadMaxBytes, signal: deps.signal }),
+    start: () => ingestor.start(),
+    stop: async () => {
+      events.stop();
+      await ingestor.stop();
+    },
+  };
+}
+export type KnowledgeBaseModule = ReturnType<typeof createKnowledgeBaseModule>;

@@ -1,6 +1,7 @@
-import { AppError, ForbiddenError, NotFoundError } from '../../platform/errors';
+import { ForbiddenError, NotFoundError } from '../../platform/errors';
+import type { UsageRecorder } from '../usage';
+import type { Embedder } from './kb.embedder';
 import type { Db } from '../../platform/db/client';
-import { LocalEmbedder } from './kb.embedder.local';
 import { hybridSearch, type SearchHit } from './kb.search';
 import type { AuditService } from '../../platform/audit/audit.service';
 import type { Principal } from '../auth';
@@ -39,16 +40,19 @@ export class KnowledgeBaseService {
     private readonly audit: AuditService,
     private readonly defaults: KbDefaults,
     private readonly db: Db,
+    private readonly deps: { embedderFor: (kb: KnowledgeBaseRow) => Embedder; usage: UsageRecorder; ensureVectorIndex: (dimensions: number) => Promise<void> },
   ) {}
 
   /** Hybrid search in one knowledge base the caller may read. */
   async search(p: Principal, id: string, text: string, k: number): Promise<{ hits: SearchHit[]; plan: 'exact' | 'hnsw' }> {
     const kb = await this.readable(p, id);
-    if (kb.embeddingProvider !== 'local') {
-      throw new AppError(501, 'embedding-provider-not-implemented', `Searching knowledge bases embedded with '${kb.embeddingProvider}' is not available yet; the built-in 'local' embedder is.`);
+    const embedder = this.deps.embedderFor(kb);
+    const query = await embedder.embed([text]);
+    // A remote model's query embedding costs tokens like any other call; the built-in one is free.
+    if (embedder.provider !== 'local') {
+      await this.deps.usage.record({ userId: p.user.id, apiKeyId: p.apiKey?.id ?? null, kbId: kb.id, kind: 'embedding', provider: embedder.provider, model: embedder.model, promptTokens: query.promptTokens, source: query.source, latencyMs: query.latencyMs });
     }
-    const vector = new LocalEmbedder(kb.embeddingDimensions).embedOne(text);
-    return hybridSearch(this.db, { kbIds: [kb.id], dimensions: kb.embeddingDimensions, languages: [kb.language] }, { text, vector }, { k });
+    return hybridSearch(this.db, { kbIds: [kb.id], dimensions: kb.embeddingDimensions, languages: [kb.language] }, { text, vector: query.vectors[0]! }, { k });
   }
 
   private present(p: Principal, kb: KnowledgeBaseRow, stats: KbStats = { entries: 0, chunks: 0 }): PublicKnowledgeBase {
@@ -68,13 +72,13 @@ export class KnowledgeBaseService {
   }
 
   /** A knowledge base the caller may read; anything else (others' private ones too) is a 404. */
-  private async readable(p: Principal, id: string): Promise<KnowledgeBaseRow> {
+  async readable(p: Principal, id: string): Promise<KnowledgeBaseRow> {
     const kb = await this.repo.findById(id);
     if (!kb || !canRead(p, kb)) throw new NotFoundError('knowledge-base-not-found', 'No such knowledge base.');
     return kb;
   }
 
-  private async writable(p: Principal, id: string): Promise<KnowledgeBaseRow> {
+  async writable(p: Principal, id: string): Promise<KnowledgeBaseRow> {
     const kb = await this.readable(p, id);
     // Readable but not writable (someone else's organization-wide base): say so plainly.
     if (!canWrite(p, kb)) throw new ForbiddenError('knowledge-base-read-only', 'Only its owner or an admin can change this knowledge base.');
@@ -82,6 +86,8 @@ export class KnowledgeBaseService {
   }
 
   async create(p: Principal, input: { name: string; description?: string; visibility: 'private' | 'organization'; language?: string }, origin: Origin): Promise<PublicKnowledgeBase> {
+    // The first knowledge base of a new size brings its partial HNSW index (384 comes by migration).
+    await this.deps.ensureVectorIndex(this.defaults.embeddingDimensions);
     const kb = await this.repo.insert({
       ownerId: p.user.id,
       name: input.name,

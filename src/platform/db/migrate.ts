@@ -4,6 +4,7 @@ import { readMigrationFiles, type MigrationMeta } from 'drizzle-orm/migrator';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 import type { Logger } from '../logger';
 import { migrationsFolder } from '../paths';
+import { migrateJobSchema } from '../jobs/queue';
 import type { Db } from './client';
 
 // Any fixed 64-bit number works; it only has to be the same in every Hearth process.
@@ -60,23 +61,23 @@ export async function runMigrations(target: MigrationTarget, logger: Logger): Pr
         query: async <T>(text: string, params?: unknown[]) => (await tx.query<T>(text, params)).rows,
       }),
     );
+    await migrateJobSchema(target);
     logger.info('db.migrations.done', { applied, durationMs: Date.now() - started, database: 'pglite' });
     return { applied };
   }
   const client = new Client({ connectionString: target.url, application_name: 'hearth-migrate' });
+  let applied = 0;
   await client.connect();
   try {
     await client.query('BEGIN');
     try {
-      const applied = await migrateWith({
+      applied = await migrateWith({
         exec: async (text) => {
           await client.query(text);
         },
         query: async <T>(text: string, params?: unknown[]) => (await client.query(text, params)).rows as T[],
       });
       await client.query('COMMIT');
-      logger.info('db.migrations.done', { applied, durationMs: Date.now() - started, database: 'postgres' });
-      return { applied };
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
@@ -84,6 +85,10 @@ export async function runMigrations(target: MigrationTarget, logger: Logger): Pr
   } finally {
     await client.end();
   }
+  // pg-boss's own schema and Hearth's queues, over the same direct connection (pg-boss locks it itself).
+  await migrateJobSchema(target);
+  logger.info('db.migrations.done', { applied, durationMs: Date.now() - started, database: 'postgres' });
+  return { applied };
 }
 
 /** Migrations in `migrations/` that the database has not applied yet (readiness check). */

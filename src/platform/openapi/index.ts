@@ -2,6 +2,7 @@ import express, { type RequestHandler, type Router } from 'express';
 import { z } from '../zod';
 import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteasolutions/zod-to-openapi';
 import { validate } from '../http/validate';
+import { singleUpload } from '../http/upload';
 
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -32,6 +33,8 @@ export interface RouteDef {
    * an interactive sign-in (cookie or access token) may.
    */
   apiKeyScope?: string;
+  /** Also accepts multipart/form-data with one file in `field` (the other fields are the body). */
+  upload?: { field: string; maxBytes: number; description?: string };
 }
 
 export const ErrorBodySchema = z
@@ -87,7 +90,17 @@ export class ApiDocs {
       request: {
         params: def.request?.params,
         query: def.request?.query,
-        body: def.request?.body ? { content: { 'application/json': { schema: def.request.body } }, required: true } : undefined,
+        body: def.request?.body
+          ? {
+              content: {
+                'application/json': { schema: def.request.body },
+                ...(def.upload
+                  ? { 'multipart/form-data': { schema: z.object({ [def.upload.field]: z.string().openapi({ format: 'binary', description: def.upload.description ?? `at most ${def.upload.maxBytes} bytes` }) }).passthrough() } }
+                  : {}),
+              },
+              required: true,
+            }
+          : undefined,
       },
       responses,
     });
@@ -128,6 +141,7 @@ export class ApiRouter {
       if (!guard) throw new Error(`${def.method.toUpperCase()} ${def.path} needs '${def.access}' access but no auth guards are installed`);
       chain.push(guard(def));
     }
+    if (def.upload) chain.push(singleUpload(def.upload.field, def.upload.maxBytes));
     if (def.request) chain.push(validate(def.request));
     this.router[def.method](def.path, ...chain, ...handlers);
     return this;
