@@ -1,0 +1,100 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Client } from 'pg';
+import { requireStack, startApp, waitFor, type AppProcess } from '../support/stack';
+
+/**
+ * An OpenAI-compatible embedding server on loopback that answers slowly, so a worker can be killed
+ * while a document is half embedded. Vectors are derived from the text, so a re-embedded batch is
+ * identical to the first attempt.
+ */
+function slowEmbeddings(delayMs: number) {
+  const seen: number[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      const { input } = JSON.parse(body) as { input: string[] };
+      seen.push(input.length);
+      const data = input.map((text, index) => {
+        const v = Array.from({ length: 384 }, (_, i) => Math.sin(i + text.length + (text.charCodeAt(i % text.length) || 0)));
+        return { object: 'embedding', index, embedding: v };
+      });
+      setTimeout(() => res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ object: 'list', data, model: 'fake-embed', usage: { prompt_tokens: 1001 * input.length, total_tokens: 1001 * input.length } })), delayMs);
+    });
+  });
+  return { server, seen };
+}
+
+describe('ingestion survives a killed worker', () => {
+  const stack = requireStack();
+
+  it('when the worker process is SIGKILLed mid-embedding, then after a restart the job resumes and finishes once, with exactly the expected chunks and no duplicates', async () => {
+    const embed = slowEmbeddings(250);
+    await new Promise<void>((r) => embed.server.listen(0, '127.0.0.1', r));
+    const email = `kill-${Date.now()}@example.com`;
+    const env = {
+      ADMIN_EMAIL: email,
+      ADMIN_PASSWORD: 'correct horse battery staple 42',
+      EMBEDDING_PROVIDER: 'openai',
+      EMBEDDING_BASE_URL: `http://127.0.0.1:${(embed.server.address() as AddressInfo).port}/v1`,
+      EMBEDDING_MODEL: 'fake-embed',
+      EMBEDDING_DIMENSIONS: '384',
+      EMBEDDING_BATCH_SIZE: '8',
+      INGEST_LEASE_SECONDS: '3',
+      CREDENTIAL_RATE_LIMIT_MAX: '1000',
+    };
+    const db = new Client({ connectionString: stack.migrationDatabaseUrl });
+    await db.connect();
+    let app: AppProcess | undefined;
+    try {
+      app = await startApp(stack, stack.appPort + 41, env);
+      const tok = (await (await fetch(`${app.baseUrl}/api/auth/token`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email, password: env.ADMIN_PASSWORD }) })).json()) as { access_token: string };
+      const auth = { Authorization: `Bearer ${tok.access_token}`, 'Content-Type': 'application/json' };
+      const kb = (await (await fetch(`${app.baseUrl}/api/knowledge-bases`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'Killed mid-way' }) })).json()) as { knowledgeBase: { id: string; embedding: { provider: string } } };
+      expect(kb.knowledgeBase.embedding.provider).toBe('openai');
+      const sections = Array.from({ length: 40 }, (_, i) => `# Section ${i}\n\nSection ${i} explains procedure ${i} in detail: ${'steps and checks '.repeat(20)}`);
+      const created = (await (await fetch(`${app.baseUrl}/api/knowledge-bases/${kb.knowledgeBase.id}/entries`, { method: 'POST', headers: auth, body: JSON.stringify({ title: 'Procedures', text: sections.join('\n\n') }) })).json()) as { job: { id: string }; revision: { id: string } };
+      const revisionId = created.revision.id;
+      const chunkCount = async () => Number((await db.query('SELECT count(*)::int AS n FROM kb_chunks WHERE revision_id = $1', [revisionId])).rows[0].n);
+
+      // Some batches stored, not all: then the worker dies without any chance to clean up.
+      await waitFor('a few embedded batches', async () => (await chunkCount()) >= 16);
+      app.proc.kill('SIGKILL');
+      expect((await app.exited).signal).toBe('SIGKILL');
+      const before = await chunkCount();
+      const jobAtKill = (await db.query('SELECT status, total FROM kb_jobs WHERE id = $1', [created.job.id])).rows[0];
+      expect(jobAtKill.status).toBe('running');
+      expect(before).toBeLessThan(jobAtKill.total);
+
+      app = await startApp(stack, stack.appPort + 42, env);
+      const job = await waitFor(
+        'the resumed job to finish',
+        async () => {
+          const j = (await db.query('SELECT status, done, total, attempts, error FROM kb_jobs WHERE id = $1', [created.job.id])).rows[0];
+          return ['succeeded', 'failed', 'cancelled'].includes(j.status) ? j : undefined;
+        },
+        60_000,
+      );
+      expect(job).toMatchObject({ status: 'succeeded', attempts: 2, error: null });
+      expect(job.done).toBe(job.total);
+      const chunks = (await db.query('SELECT count(*)::int AS n, count(DISTINCT ordinal)::int AS d, min(ordinal) AS lo, max(ordinal) AS hi FROM kb_chunks WHERE revision_id = $1', [revisionId])).rows[0];
+      expect(chunks).toEqual({ n: job.total, d: job.total, lo: 0, hi: job.total - 1 });
+      const revision = (await db.query('SELECT status FROM kb_revisions WHERE id = $1', [revisionId])).rows[0];
+      expect(revision.status).toBe('ready');
+      // Every stored batch was counted exactly once, with the provider's own figure (1001 a text).
+      const usage = (await db.query("SELECT count(*)::int AS n, sum(prompt_tokens)::int AS tokens, count(DISTINCT idempotency_key)::int AS keys FROM ai_usage WHERE kb_id = $1 AND kind = 'embedding'", [kb.knowledgeBase.id])).rows[0];
+      expect(usage.tokens).toBe(1001 * job.total);
+      expect(usage.keys).toBe(usage.n);
+      // The resumed worker embedded only what was missing (plus at most the batch in flight at the kill).
+      const embedded = embed.seen.reduce((a, b) => a + b, 0);
+      expect(embedded).toBeGreaterThanOrEqual(job.total);
+      expect(embedded).toBeLessThanOrEqual(job.total + 8);
+      expect(app.logs.some((l) => l.message === 'kb.ingest.job.taken-over')).toBe(true);
+    } finally {
+      await app?.stop('SIGTERM');
+      await db.end();
+      embed.server.close();
+    }
+  });
+});
