@@ -574,6 +574,13 @@ export class AuthService {
   }
 
   /** Creates an account for someone (CLI now; the admin API later). */
+  /** For the command line: act as an existing, active account (the operator has the server's shell). */
+  async principalForEmail(email: string): Promise<Principal> {
+    const user = await this.repo.findUserByEmail(email);
+    if (!user || user.status !== 'active') throw new NotFoundError('user-not-found', `No active account with the email ${email}.`);
+    return { user };
+  }
+
   async createUser(input: { email: string; name: string; role: 'admin' | 'member'; password: string }, actor: { userId?: string; type: 'user' | 'system' }, origin?: Origin): Promise<PublicUser> {
     this.assertPassword(input.password, input.email);
     if (await this.repo.findUserByEmail(input.email)) throw new ConflictError('email-taken', 'An account with this email already exists.');

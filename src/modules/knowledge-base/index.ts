@@ -17,11 +17,13 @@ import { Ingestor } from './kb.ingest';
 import { JobEvents } from './kb.job-events';
 import { createEmbedder, type Embedder } from './kb.embedder';
 import { kbRoutes } from './kb.routes';
+import { importFolder } from './kb.import';
 
 export { LocalEmbedder, normalise, words } from './kb.embedder.local';
 export { chunkText, type Chunk, type ChunkOptions } from './kb.chunker';
 export { hybridSearch, type SearchHit } from './kb.search';
 export { createEmbedder, type Embedder } from './kb.embedder';
+export { importFolder, IMPORTABLE, type ImportProgress, type ImportReport } from './kb.import';
 
 /** The embedding a new knowledge base is created with (from EMBEDDING_* and KB_LANGUAGE). */
 export function embeddingDefaults(config: Config) {
@@ -77,6 +79,8 @@ export function createKnowledgeBaseModule(deps: KnowledgeBaseModuleDeps) {
     entries,
     ingestor,
     routes: (docs: ApiDocs) => kbRoutes(docs, service, entries, events, { uploadMaxBytes: config.limits.uploadMaxBytes, signal: deps.signal }),
+    /** Imports a folder (the CLI): the module's services act for `p`. */
+    importFolder: (p: Parameters<typeof importFolder>[1], kbRef: string, folder: string, onProgress?: Parameters<typeof importFolder>[4]) => importFolder({ kbs: service, entries }, p, kbRef, folder, onProgress),
     start: () => ingestor.start(),
     stop: async () => {
       events.stop();

@@ -68,6 +68,11 @@ export class KbEntriesRepository {
   }
 
   /** Locks the entry row: revision numbers and the current pointer change one writer at a time. */
+  async findEntryByTitle(kbId: string, title: string): Promise<EntryRow | undefined> {
+    const [row] = await this.db.select().from(kbEntries).where(and(eq(kbEntries.kbId, kbId), eq(kbEntries.title, title))).orderBy(asc(kbEntries.createdAt)).limit(1);
+    return row;
+  }
+
   async lockEntry(entryId: string): Promise<EntryRow | undefined> {
     const [row] = await this.db.select().from(kbEntries).where(eq(kbEntries.id, entryId)).for('update').limit(1);
     return row;

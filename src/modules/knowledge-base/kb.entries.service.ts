@@ -243,6 +243,12 @@ export class KbEntriesService {
     return this.revise(p, kbId, entryId, source, origin, number);
   }
 
+  /** The entry a folder import keeps for a file, found by its title (the file's path in the folder). */
+  async entryIdByTitle(p: Principal, kbId: string, title: string): Promise<string | undefined> {
+    await this.kbs.readable(p, kbId);
+    return (await this.repo.findEntryByTitle(kbId, title))?.id;
+  }
+
   async list(p: Principal, kbId: string, opts: { limit: number; offset: number }): Promise<{ entries: PublicEntry[]; total: number }> {
     await this.kbs.readable(p, kbId);
     const { rows, total } = await this.repo.listEntries(kbId, opts);
