@@ -114,8 +114,14 @@ export function createJobQueue(database: Database, logger: Logger, opts: { maint
       }),
     work: async (queue, o, handler) => {
       for (let i = 0; i < o.workers; i++) {
-        await boss.work(queue, { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: o.pollingIntervalSeconds ?? 2 }, async (jobs) => {
-          for (const job of jobs) await handler(job.data as Record<string, unknown>, { id: job.id, retryCount: job.retryCount });
+        let workerId = '';
+        workerId = await boss.work(queue, { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: o.pollingIntervalSeconds ?? 2 }, async (jobs) => {
+          try {
+            for (const job of jobs) await handler(job.data as Record<string, unknown>, { id: job.id, retryCount: job.retryCount });
+          } finally {
+            // pg-boss waits a polling interval even after a job; a busy queue is drained back to back.
+            if (jobs.length > 0 && workerId) boss.notifyWorker(workerId);
+          }
         });
       }
     },
