@@ -1,10 +1,13 @@
 /**
  * Benchmarks print figures; nothing here passes or fails on speed.
- * `npm run bench` runs every benchmark; `npm run bench -- http` one of them.
+ * `npm run bench` runs every benchmark; `npm run bench -- http` one of them. `retrieval` needs the
+ * real stack (scripts/test-stack.sh).
  */
 import { httpPlatform } from './http-platform';
+import { retrieval } from './retrieval';
+import { ingest } from './ingest';
 
-const benches: Record<string, () => Promise<void>> = { http: httpPlatform };
+const benches: Record<string, () => Promise<void>> = { http: httpPlatform, ingest, retrieval };
 
 async function main() {
   const wanted = process.argv.slice(2);

@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client';
 import { rowsOf } from '../../platform/db/migrate';
 
@@ -30,73 +30,170 @@ export interface SearchOptions {
   exactThreshold?: number;
 }
 
+export type VectorPlan = 'exact' | 'hnsw';
+
+export interface VectorSearchOptions {
+  /** How many nearest chunks (of current revisions) to return. */
+  limit: number;
+  /** As in SearchOptions: 0 forces HNSW, Infinity forces the exact scan. */
+  exactThreshold?: number;
+  /** hnsw.ef_search for the HNSW plan; by default twice the limit, at least 40. */
+  efSearch?: number;
+  /**
+   * hnsw.iterative_scan for the HNSW plan. `off` exists for measurements and tests only: with a
+   * knowledge-base filter it returns fewer rows than asked for.
+   */
+  iterativeScan?: 'off' | 'relaxed_order' | 'strict_order';
+}
+
+export interface VectorSearchResult {
+  rows: { id: number; distance: number }[];
+  plan: VectorPlan;
+}
+
+/**
+ * Any of the question's lexemes, in one language: its words stemmed and stop words dropped by that
+ * text-search configuration, joined with OR. A question is rarely worded like the passage that
+ * answers it, so requiring every word (websearch_to_tsquery's AND) finds nothing for most
+ * questions; ts_rank then prefers the chunks that hold more of them, more often. Each lexeme is
+ * quoted for tsquery input, so no operator in the question reaches the parser.
+ */
+function anyLexeme(lang: string, text: string): SQL {
+  return sql`(SELECT coalesce(string_agg('''' || replace(replace(l, ${'\\'}, ${'\\\\'}), '''', '''''') || '''', ' | '), '')::tsquery
+    FROM unnest(tsvector_to_array(to_tsvector(${lang}::regconfig, ${text}))) AS l)`;
+}
+
+/** What the legs need of a transaction (drizzle's transaction and database types differ). */
+type Executor = Pick<Db, 'execute'>;
+
 const RRF_K = 60;
-const DEFAULT_EXACT_THRESHOLD = 20_000;
+/**
+ * Measured by bench/retrieval.ts (bench/README.md): an exact scan costs ~3 µs a row here, so it is
+ * faster than HNSW up to about 5–10k chunks; above that HNSW is faster.
+ */
+export const DEFAULT_EXACT_THRESHOLD = 10_000;
 
 /** pgvector's text form; only numbers reach SQL. */
 const vectorLiteral = (v: number[]) => `[${v.map((x) => (Number.isFinite(x) ? x : 0)).join(',')}]`;
 
+const kbIdArray = (kbIds: string[]) => sql`ARRAY[${sql.join(kbIds.map((id) => sql`${id}::uuid`), sql`, `)}]`;
+
+/**
+ * The plan for the vector leg. Counting stops at the threshold: only "fewer or not" matters, and a
+ * full count of a large knowledge base would cost as much as the search itself.
+ */
+async function choosePlan(tx: Executor, ids: SQL, d: number, threshold: number): Promise<VectorPlan> {
+  if (!(threshold > 0)) return 'hnsw';
+  if (!Number.isFinite(threshold)) return 'exact';
+  const [count] = rowsOf<{ n: number }>(
+    await tx.execute(sql`SELECT count(*)::int AS n FROM (
+        SELECT 1 FROM kb_chunks WHERE kb_id = ANY(${ids}) AND embedding_dimensions = ${d} LIMIT ${Math.ceil(threshold)}) searched`),
+  );
+  return Number(count?.n ?? 0) < threshold ? 'exact' : 'hnsw';
+}
+
+/** The vector leg inside the caller's transaction (its SET LOCALs end with it). */
+async function vectorLeg(tx: Executor, kbIds: string[], d: number, vector: number[], opts: VectorSearchOptions): Promise<VectorSearchResult> {
+  if (!Number.isInteger(d) || d < 1 || d > 4000) throw new Error(`unsupported dimensions ${d}`);
+  const limit = Math.min(Math.max(Math.floor(opts.limit), 1), 1000);
+  const ids = kbIdArray(kbIds);
+  const q = vectorLiteral(vector);
+  const type = sql.raw(d > 2000 ? `halfvec(${d})` : `vector(${d})`);
+  const plan = await choosePlan(tx, ids, d, opts.exactThreshold ?? DEFAULT_EXACT_THRESHOLD);
+  let rows: { id: number; distance: number }[];
+  if (plan === 'exact') {
+    rows = rowsOf<{ id: number; distance: number }>(
+      await tx.execute(sql`WITH candidates AS MATERIALIZED (
+          SELECT c.id, c.embedding FROM kb_chunks c
+          JOIN kb_entries e ON e.id = c.entry_id AND e.current_revision_id = c.revision_id
+          WHERE c.kb_id = ANY(${ids}) AND c.embedding_dimensions = ${d})
+        SELECT id, (embedding::${type}) <=> ${q}::${type} AS distance FROM candidates ORDER BY 2 LIMIT ${limit}`),
+    );
+  } else {
+    const ef = Math.min(Math.max(Math.floor(opts.efSearch ?? Math.max(40, limit * 2)), 1), 1000);
+    const iterative = opts.iterativeScan ?? 'relaxed_order';
+    if (!['off', 'relaxed_order', 'strict_order'].includes(iterative)) throw new Error(`unsupported iterative scan ${iterative}`);
+    await tx.execute(sql.raw(`SET LOCAL hnsw.ef_search = ${ef}`));
+    await tx.execute(sql.raw(`SET LOCAL hnsw.iterative_scan = ${iterative}`));
+    // Steer the planner to the HNSW index rather than scanning the knowledge bases' rows.
+    await tx.execute(sql`SET LOCAL enable_seqscan = off`);
+    await tx.execute(sql`SET LOCAL enable_bitmapscan = off`);
+    // Over-fetch through the index, then re-rank exactly: relaxed order is only approximately sorted,
+    // and some of what the index finds belongs to retired revisions. The knowledge-base filter is
+    // compared as text so that it cannot use kb_chunks_kb_idx: with that btree available the planner
+    // quietly turns this into an exact scan of small knowledge bases, and the plan would not be the
+    // one chosen here.
+    rows = rowsOf<{ id: number; distance: number }>(
+      await tx.execute(sql`SELECT hits.id, hits.distance FROM (
+          SELECT c.id, (c.embedding::${type}) <=> ${q}::${type} AS distance FROM kb_chunks c
+          WHERE c.embedding_dimensions = ${d} AND c.kb_id::text = ANY(${sql`ARRAY[${sql.join(kbIds.map((id) => sql`${id}::uuid::text`), sql`, `)}]`})
+          ORDER BY (c.embedding::${type}) <=> ${q}::${type} LIMIT ${limit * 4}) hits
+        JOIN kb_chunks c2 ON c2.id = hits.id
+        JOIN kb_entries e ON e.id = c2.entry_id AND e.current_revision_id = c2.revision_id
+        ORDER BY hits.distance, hits.id LIMIT ${limit}`),
+    );
+    // The steering is for this statement only: the full-text leg after it needs its GIN bitmap scan.
+    await tx.execute(sql`SET LOCAL enable_seqscan = DEFAULT`);
+    await tx.execute(sql`SET LOCAL enable_bitmapscan = DEFAULT`);
+  }
+  return { rows: rows.map((r) => ({ id: Number(r.id), distance: Number(r.distance) })), plan };
+}
+
+/**
+ * The vector leg of hybridSearch on its own, in a transaction of its own: the nearest chunks of the
+ * knowledge bases' current revisions by cosine distance, with the same plan choice. For
+ * measurements (recall against an exact scan, bench/retrieval.ts) and callers that want only it.
+ */
+export async function vectorSearch(db: Db, scope: Pick<SearchScope, 'kbIds' | 'dimensions'>, vector: number[], opts: VectorSearchOptions): Promise<VectorSearchResult> {
+  if (scope.kbIds.length === 0) return { rows: [], plan: 'exact' };
+  return db.transaction((tx) => vectorLeg(tx, scope.kbIds, scope.dimensions, vector, opts));
+}
+
 /**
  * Hybrid search over the current revisions of some knowledge bases: a vector leg (cosine distance on
- * `embedding::vector(N)`, the indexed expression) and a full-text leg (websearch syntax in each
- * knowledge base's language), fused by reciprocal rank. The vector plan is chosen by size and
+ * `embedding::vector(N)`, the indexed expression) and a full-text leg (any of the question's
+ * lexemes in each knowledge base's language, see anyLexeme), fused by reciprocal rank. The vector plan is chosen by size and
  * forced, never left to the planner: an exact scan of the searched rows when they are few (a
  * MATERIALIZED CTE keeps HNSW out), HNSW with an iterative scan, over-fetch and exact re-rank above
  * that. Settings are SET LOCAL inside the transaction, so nothing leaks through PgBouncer.
  */
-export async function hybridSearch(db: Db, scope: SearchScope, query: { text: string; vector: number[] }, opts: SearchOptions): Promise<{ hits: SearchHit[]; plan: 'exact' | 'hnsw' }> {
+export async function hybridSearch(db: Db, scope: SearchScope, query: { text: string; vector: number[] }, opts: SearchOptions): Promise<{ hits: SearchHit[]; plan: VectorPlan }> {
   const { kbIds, dimensions: d } = scope;
   if (kbIds.length === 0 || !query.text.trim()) return { hits: [], plan: 'exact' };
   if (!Number.isInteger(d) || d < 1 || d > 4000) throw new Error(`unsupported dimensions ${d}`);
   const k = Math.min(Math.max(opts.k, 1), 100);
   const fetch = k * 4;
-  const q = vectorLiteral(query.vector);
-  const type = sql.raw(d > 2000 ? `halfvec(${d})` : `vector(${d})`);
-  const ids = sql`ARRAY[${sql.join(kbIds.map((id) => sql`${id}::uuid`), sql`, `)}]`;
+  const ids = kbIdArray(kbIds);
 
   return db.transaction(async (tx) => {
-    const [count] = rowsOf<{ n: number }>(await tx.execute(sql`SELECT count(*)::int AS n FROM kb_chunks WHERE kb_id = ANY(${ids}) AND embedding_dimensions = ${d}`));
-    const plan = Number(count?.n ?? 0) < (opts.exactThreshold ?? DEFAULT_EXACT_THRESHOLD) ? 'exact' : 'hnsw';
-    let vectorRows: { id: number }[];
-    if (plan === 'exact') {
-      vectorRows = rowsOf<{ id: number }>(
-        await tx.execute(sql`WITH candidates AS MATERIALIZED (
-            SELECT c.id, c.embedding FROM kb_chunks c
-            JOIN kb_entries e ON e.id = c.entry_id AND e.current_revision_id = c.revision_id
-            WHERE c.kb_id = ANY(${ids}) AND c.embedding_dimensions = ${d})
-          SELECT id FROM candidates ORDER BY (embedding::${type}) <=> ${q}::${type} LIMIT ${fetch}`),
-      );
-    } else {
-      await tx.execute(sql.raw(`SET LOCAL hnsw.ef_search = ${Math.max(40, fetch * 2)}`));
-      await tx.execute(sql`SET LOCAL hnsw.iterative_scan = relaxed_order`);
-      // Steer the planner to the HNSW index rather than scanning the knowledge bases' rows.
-      await tx.execute(sql`SET LOCAL enable_seqscan = off`);
-      await tx.execute(sql`SET LOCAL enable_bitmapscan = off`);
-      // Over-fetch through the index, then re-rank exactly: relaxed order is only approximately sorted.
-      vectorRows = rowsOf<{ id: number }>(
-        await tx.execute(sql`SELECT hits.id FROM (
-            SELECT c.id, (c.embedding::${type}) <=> ${q}::${type} AS distance FROM kb_chunks c
-            WHERE c.embedding_dimensions = ${d} AND c.kb_id = ANY(${ids})
-            ORDER BY (c.embedding::${type}) <=> ${q}::${type} LIMIT ${fetch * 4}) hits
-          JOIN kb_chunks c2 ON c2.id = hits.id
-          JOIN kb_entries e ON e.id = c2.entry_id AND e.current_revision_id = c2.revision_id
-          ORDER BY hits.distance LIMIT ${fetch}`),
-      );
-    }
+    const { rows: vectorRows, plan } = await vectorLeg(tx, kbIds, d, query.vector, { limit: fetch, exactThreshold: opts.exactThreshold });
     const languages = [...new Set(scope.languages)];
     const match = sql.join(
-      languages.map((lang) => sql`(c.language = ${lang}::regconfig AND c.tsv @@ websearch_to_tsquery(${lang}::regconfig, ${query.text}))`),
+      languages.map((lang) => sql`(c.language = ${lang}::regconfig AND c.tsv @@ ${anyLexeme(lang, query.text)})`),
       sql` OR `,
     );
+    const rank = sql`ts_rank(c.tsv, CASE ${sql.join(
+      languages.map((lang) => sql`WHEN c.language = ${lang}::regconfig THEN ${anyLexeme(lang, query.text)}`),
+      sql` `,
+    )} END, 1)`;
+    // Any-word matching finds a large share of a big table; when the searched knowledge bases are
+    // small (the exact vector plan), testing their own rows is cheaper than visiting every match
+    // the GIN index finds in all the others, so the text leg follows the same size decision.
     const textRows = rowsOf<{ id: number }>(
-      await tx.execute(sql`SELECT c.id FROM kb_chunks c
-        JOIN kb_entries e ON e.id = c.entry_id AND e.current_revision_id = c.revision_id
-        WHERE c.kb_id = ANY(${ids}) AND (${match})
-        ORDER BY ts_rank_cd(c.tsv, websearch_to_tsquery(c.language, ${query.text})) DESC, c.id LIMIT ${fetch}`),
+      await tx.execute(
+        plan === 'exact'
+          ? sql`WITH c AS MATERIALIZED (SELECT c.id, c.entry_id, c.revision_id, c.language, c.tsv FROM kb_chunks c WHERE c.kb_id = ANY(${ids}))
+              SELECT c.id FROM c JOIN kb_entries e ON e.id = c.entry_id AND e.current_revision_id = c.revision_id
+              WHERE ${match} ORDER BY ${rank} DESC, c.id LIMIT ${fetch}`
+          : sql`SELECT c.id FROM kb_chunks c
+              JOIN kb_entries e ON e.id = c.entry_id AND e.current_revision_id = c.revision_id
+              WHERE c.kb_id = ANY(${ids}) AND (${match})
+              ORDER BY ${rank} DESC, c.id LIMIT ${fetch}`,
+      ),
     );
 
     const fused = new Map<number, { score: number; vectorRank: number | null; textRank: number | null }>();
-    vectorRows.forEach((r, i) => fused.set(Number(r.id), { score: 1 / (RRF_K + i + 1), vectorRank: i + 1, textRank: null }));
+    vectorRows.forEach((r, i) => fused.set(r.id, { score: 1 / (RRF_K + i + 1), vectorRank: i + 1, textRank: null }));
     textRows.forEach((r, i) => {
       const f = fused.get(Number(r.id)) ?? { score: 0, vectorRank: null, textRank: null };
       f.score += 1 / (RRF_K + i + 1);
