@@ -2,6 +2,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from 'pg';
 import { requireStack, startApp, waitFor, type AppProcess } from '../support/stack';
+import { createDatabase } from '../../src/platform/db/client';
+import { AuthRepository } from '../../src/modules/auth/auth.repository';
+import { PasswordHasher } from '../../src/modules/auth/auth.passwords';
+import { captureLogger } from '../support/test-app';
 
 /**
  * An OpenAI-compatible embedding server on loopback that answers slowly, so a worker can be killed
@@ -33,9 +37,12 @@ describe('ingestion survives a killed worker', () => {
     const embed = slowEmbeddings(250);
     await new Promise<void>((r) => embed.server.listen(0, '127.0.0.1', r));
     const email = `kill-${Date.now()}@example.com`;
+    const password = 'correct horse battery staple 42';
+    // Its own account (ADMIN_EMAIL only seeds an instance that has no admin yet).
+    const seed = await createDatabase({ url: stack.databaseUrl, poolMax: 1, statementTimeoutMs: 30_000, pgliteDataDir: 'memory://', logger: captureLogger().logger });
+    await new AuthRepository(seed.db).insertUser({ email, name: 'Importer', role: 'member', passwordHash: await new PasswordHasher(10).hash(password), emailVerified: true });
+    await seed.close();
     const env = {
-      ADMIN_EMAIL: email,
-      ADMIN_PASSWORD: 'correct horse battery staple 42',
       EMBEDDING_PROVIDER: 'openai',
       EMBEDDING_BASE_URL: `http://127.0.0.1:${(embed.server.address() as AddressInfo).port}/v1`,
       EMBEDDING_MODEL: 'fake-embed',
@@ -49,7 +56,7 @@ describe('ingestion survives a killed worker', () => {
     let app: AppProcess | undefined;
     try {
       app = await startApp(stack, stack.appPort + 41, env);
-      const tok = (await (await fetch(`${app.baseUrl}/api/auth/token`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email, password: env.ADMIN_PASSWORD }) })).json()) as { access_token: string };
+      const tok = (await (await fetch(`${app.baseUrl}/api/auth/token`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email, password }) })).json()) as { access_token: string };
       const auth = { Authorization: `Bearer ${tok.access_token}`, 'Content-Type': 'application/json' };
       const kb = (await (await fetch(`${app.baseUrl}/api/knowledge-bases`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'Killed mid-way' }) })).json()) as { knowledgeBase: { id: string; embedding: { provider: string } } };
       expect(kb.knowledgeBase.embedding.provider).toBe('openai');
