@@ -33,7 +33,7 @@ export async function ingest(): Promise<void> {
   }
   const baseline = baselineChunks / ((performance.now() - t0) / 1000);
 
-  const t = await createTestApp({ INGEST_WORKERS: process.env.INGEST_WORKERS ?? '2', CREDENTIAL_RATE_LIMIT_MAX: '10000', RATE_LIMIT_MAX: '100000' }, { logLevel: 'warn' });
+  const t = await createTestApp({ INGEST_WORKERS: process.env.INGEST_WORKERS ?? '2', CREDENTIAL_RATE_LIMIT_MAX: '10000', RATE_LIMIT_MAX: '100000' }, { logLevel: 'info' });
   try {
     const { auth } = await person(t);
     const kb = await newKb(t, auth, { name: 'bench ingest' });
@@ -47,6 +47,10 @@ export async function ingest(): Promise<void> {
     console.log(`database: ${t.database.kind}, workers: ${process.env.INGEST_WORKERS ?? '2'}, documents: ${docs.length}, chunks: ${chunks}, failed jobs: ${failed}`);
     console.log(`${'chunk + embed only (baseline)'.padEnd(36)} ${baseline.toFixed(0).padStart(7)} chunks/s  ratio 1.00×`);
     console.log(`${'end to end (API → job → index)'.padEnd(36)} ${rate.toFixed(0).padStart(7)} chunks/s  ratio ${(rate / baseline).toFixed(2)}×  (${seconds.toFixed(1)} s)`);
+    // Where the workers spent their time, summed over jobs (from the kb.ingest.job.done log lines).
+    const done = t.logs.filter((l) => l.message === 'kb.ingest.job.done');
+    const sum = (k: string) => done.reduce((n, l) => n + Number(l[k] ?? 0), 0);
+    console.log(`worker time per chunk: chunking ${(sum('chunkMs') / chunks).toFixed(2)} ms, embedding ${(sum('embedMs') / chunks).toFixed(2)} ms, storing ${(sum('storeMs') / chunks).toFixed(2)} ms, swap ${(sum('swapMs') / chunks).toFixed(2)} ms`);
   } finally {
     await t.close();
   }

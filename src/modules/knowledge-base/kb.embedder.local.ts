@@ -20,14 +20,24 @@
 
 const WORD = /[\p{L}\p{N}]+/gu;
 
+const FNV_PRIME = 0x01000193;
+
 function fnv1a(s: string, seed = 0x811c9dc5): number {
   let h = seed >>> 0;
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
+    h = Math.imul(h, FNV_PRIME) >>> 0;
   }
   return h >>> 0;
 }
+
+// Hash states after each feature kind's prefix, for the bucket seed and the sign seed.
+const W1 = fnv1a('w:');
+const W2 = fnv1a('w:', 0x9e3779b9);
+const B1 = fnv1a('b:');
+const B2 = fnv1a('b:', 0x9e3779b9);
+const C1 = fnv1a('c:');
+const C2 = fnv1a('c:', 0x9e3779b9);
 
 export function normalise(text: string): string {
   return text.normalize('NFKD').replace(/\p{M}+/gu, '').toLowerCase();
@@ -44,35 +54,76 @@ export class LocalEmbedder {
     if (!Number.isInteger(dimensions) || dimensions < 16) throw new Error('dimensions must be an integer ≥ 16');
   }
 
-  /** Feature → [weight of its kind, how often it occurs]. */
-  private features(text: string): Map<string, [number, number]> {
-    const out = new Map<string, [number, number]>();
-    const add = (f: string, w: number) => {
-      const seen = out.get(f);
-      if (seen) seen[1] += 1;
-      else out.set(f, [w, 1]);
+  /**
+   * The same features and hashes as described above, computed without building a string per feature:
+   * FNV-1a runs over the prefix ("w:", "b:", "c:") and then the characters in place, for both seeds
+   * at once. A feature is identified by its two 32-bit hashes (53 bits of them), so counting needs no
+   * strings either; ingestion spends most of its embedding time here.
+   */
+  embedOne(text: string): number[] {
+    const dims = this.dimensions;
+    const v = new Float64Array(dims);
+    // key → slot; per slot: weight, count, bucket, sign
+    const slots = new Map<number, number>();
+    const weight: number[] = [];
+    const count: number[] = [];
+    const bucket: number[] = [];
+    const sign: number[] = [];
+    const add = (h1: number, h2: number, w: number) => {
+      const key = h1 + (h2 & 0x1fffff) * 4294967296;
+      const at = slots.get(key);
+      if (at !== undefined) {
+        count[at]! += 1;
+        return;
+      }
+      slots.set(key, weight.length);
+      weight.push(w);
+      count.push(1);
+      bucket.push(h1 % dims);
+      sign.push(h2 & 1 ? 1 : -1);
     };
     const ws = words(text);
     for (let i = 0; i < ws.length; i++) {
       const w = ws[i]!;
-      add(`w:${w}`, 1);
-      if (i > 0) add(`b:${ws[i - 1]} ${w}`, 0.7);
+      let a = W1;
+      let b = W2;
+      for (let k = 0; k < w.length; k++) {
+        a = Math.imul(a ^ w.charCodeAt(k), FNV_PRIME) >>> 0;
+        b = Math.imul(b ^ w.charCodeAt(k), FNV_PRIME) >>> 0;
+      }
+      add(a, b, 1);
+      if (i > 0) {
+        const p = ws[i - 1]!;
+        a = B1;
+        b = B2;
+        for (let k = 0; k < p.length; k++) {
+          a = Math.imul(a ^ p.charCodeAt(k), FNV_PRIME) >>> 0;
+          b = Math.imul(b ^ p.charCodeAt(k), FNV_PRIME) >>> 0;
+        }
+        a = Math.imul(a ^ 32, FNV_PRIME) >>> 0;
+        b = Math.imul(b ^ 32, FNV_PRIME) >>> 0;
+        for (let k = 0; k < w.length; k++) {
+          a = Math.imul(a ^ w.charCodeAt(k), FNV_PRIME) >>> 0;
+          b = Math.imul(b ^ w.charCodeAt(k), FNV_PRIME) >>> 0;
+        }
+        add(a, b, 0.7);
+      }
       if (w.length >= 3) {
         const padded = `<${w}>`;
-        for (let n = 3; n <= 5; n++) for (let j = 0; j + n <= padded.length; j++) add(`c:${padded.slice(j, j + n)}`, 0.35);
+        for (let n = 3; n <= 5; n++) {
+          for (let j = 0; j + n <= padded.length; j++) {
+            a = C1;
+            b = C2;
+            for (let k = j; k < j + n; k++) {
+              a = Math.imul(a ^ padded.charCodeAt(k), FNV_PRIME) >>> 0;
+              b = Math.imul(b ^ padded.charCodeAt(k), FNV_PRIME) >>> 0;
+            }
+            add(a, b, 0.35);
+          }
+        }
       }
     }
-    return out;
-  }
-
-  /** One vector per text; a text without any word gives the zero vector. */
-  embedOne(text: string): number[] {
-    const v = new Float64Array(this.dimensions);
-    for (const [feature, [weight, count]] of this.features(text)) {
-      const bucket = fnv1a(feature) % this.dimensions;
-      const sign = fnv1a(feature, 0x9e3779b9) & 1 ? 1 : -1;
-      v[bucket]! += sign * weight * (1 + Math.log(count));
-    }
+    for (let i = 0; i < weight.length; i++) v[bucket[i]!]! += sign[i]! * weight[i]! * (1 + Math.log(count[i]!));
     let norm = 0;
     for (const x of v) norm += x * x;
     norm = Math.sqrt(norm);

@@ -109,7 +109,7 @@ export class OpenAiEmbedder implements Embedder {
   }
 
   /** Splits `texts` into calls of at most `batchSize`, one after another (kind to rate limits). */
-  async embed(texts: string[], opts: { signal?: AbortSignal } = {}): Promise<EmbeddingResult> {
+  async embed(texts: string[], opts: EmbedOptions = {}): Promise<EmbeddingResult> {
     const started = performance.now();
     const vectors: number[][] = [];
     let promptTokens = 0;
@@ -122,7 +122,7 @@ export class OpenAiEmbedder implements Embedder {
       if (got.reportedTokens !== undefined) promptTokens += got.reportedTokens;
       else {
         allReported = false;
-        promptTokens += estimateTokens(batch);
+        promptTokens += opts.tokenCounts ? sum(opts.tokenCounts.slice(i, i + batch.length)) : estimateTokens(batch);
       }
     }
     return { vectors, promptTokens, source: allReported ? 'reported' : 'estimated', latencyMs: Math.round(performance.now() - started) };
@@ -236,6 +236,14 @@ function reportedTokens(json: unknown): number | undefined {
   for (const n of [usage?.prompt_tokens, usage?.total_tokens]) if (typeof n === 'number' && Number.isInteger(n) && n > 0) return n;
   return undefined;
 }
+
+export interface EmbedOptions {
+  signal?: AbortSignal;
+  /** Token counts the caller already has, one per text (the chunker's): used instead of counting again when the provider reports none. */
+  tokenCounts?: number[];
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 export function estimateTokens(texts: string[]): number {
   let n = 0;

@@ -1,6 +1,7 @@
 import { LocalEmbedder } from './kb.embedder.local';
-import { OpenAiEmbedder, estimateTokens } from './kb.embedder.openai';
+import { OpenAiEmbedder, estimateTokens, type EmbedOptions } from './kb.embedder.openai';
 
+export type { EmbedOptions } from './kb.embedder.openai';
 export { EmbeddingDimensionsError, EmbeddingProviderError, EmbeddingTimeoutError, MAX_BATCH_SIZE, OpenAiEmbedder, estimateTokens, type OpenAiEmbedderOptions } from './kb.embedder.openai';
 
 export interface EmbeddingResult {
@@ -17,7 +18,7 @@ export interface Embedder {
   /** texts per call */
   readonly batchSize: number;
   /** Any number of texts: implementations split them into calls of at most `batchSize`. */
-  embed(texts: string[], opts?: { signal?: AbortSignal }): Promise<EmbeddingResult>;
+  embed(texts: string[], opts?: EmbedOptions): Promise<EmbeddingResult>;
 }
 
 export interface EmbedderSettings {
@@ -44,7 +45,7 @@ class LocalAdapter implements Embedder {
     this.inner = new LocalEmbedder(dimensions);
   }
 
-  async embed(texts: string[], opts: { signal?: AbortSignal } = {}): Promise<EmbeddingResult> {
+  async embed(texts: string[], opts: EmbedOptions = {}): Promise<EmbeddingResult> {
     const started = performance.now();
     const vectors: number[][] = [];
     for (let i = 0; i < texts.length; i += this.batchSize) {
@@ -53,7 +54,8 @@ class LocalAdapter implements Embedder {
       // Hashing is CPU only: give the event loop a turn between batches so a big document does not stall requests.
       if (i + this.batchSize < texts.length) await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    return { vectors, promptTokens: estimateTokens(texts), source: 'estimated', latencyMs: Math.round(performance.now() - started) };
+    const promptTokens = opts.tokenCounts ? opts.tokenCounts.reduce((a, b) => a + b, 0) : estimateTokens(texts);
+    return { vectors, promptTokens, source: 'estimated', latencyMs: Math.round(performance.now() - started) };
   }
 }
 
