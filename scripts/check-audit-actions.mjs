@@ -1,5 +1,5 @@
 // After the test suite has run against PostgreSQL: the audit log must show every security-relevant
-// action issue #3 lists. Reads TEST_MIGRATION_DATABASE_URL (or TEST_DATABASE_URL).
+// action issues #3 and #4 list. Reads TEST_MIGRATION_DATABASE_URL (or TEST_DATABASE_URL).
 import pg from 'pg';
 
 const REQUIRED = [
@@ -8,6 +8,8 @@ const REQUIRED = [
   'auth.2fa.enable', 'auth.2fa.disable', 'auth.2fa.recovery-used', 'auth.session.revoke',
   'auth.api-key.create', 'auth.api-key.revoke',
   'user.create', 'user.invite', 'user.disable', 'user.enable', 'user.role-change', 'user.delete',
+  'kb.create', 'kb.delete', 'kb.visibility-change', 'kb.reindex',
+  'kb.entry.create', 'kb.entry.revise', 'kb.entry.restore', 'kb.entry.delete', 'kb.job.cancel',
 ];
 const url = process.env.TEST_MIGRATION_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
 if (!url) {

@@ -53,6 +53,7 @@ export const ROUTE_POLICIES: Record<string, Policy> = {
   'PATCH /api/knowledge-bases/:id': 'owner',
   'DELETE /api/knowledge-bases/:id': 'owner',
   'GET /api/knowledge-bases/:id/search': 'owner', // or organization-wide
+  'POST /api/knowledge-bases/:id/reindex': 'owner',
   'GET /api/knowledge-bases/:id/entries': 'owner', // readers of the knowledge base
   'POST /api/knowledge-bases/:id/entries': 'owner', // writers of the knowledge base
   'GET /api/knowledge-bases/:id/entries/:entryId': 'owner',
@@ -85,6 +86,7 @@ export const API_KEY_ROUTES: Record<string, string> = {
   'PATCH /api/knowledge-bases/:id': 'knowledge-bases',
   'DELETE /api/knowledge-bases/:id': 'knowledge-bases',
   'GET /api/knowledge-bases/:id/search': 'knowledge-bases',
+  'POST /api/knowledge-bases/:id/reindex': 'knowledge-bases',
   'GET /api/knowledge-bases/:id/entries': 'knowledge-bases',
   'POST /api/knowledge-bases/:id/entries': 'knowledge-bases',
   'GET /api/knowledge-bases/:id/entries/:entryId': 'knowledge-bases',

@@ -107,6 +107,7 @@ export const RevisionSchema = z
     originalName: z.string().nullable(),
     mimeType: z.string().nullable(),
     restoredFrom: z.number().nullable(),
+    reindex: z.boolean(),
     authorId: z.uuid().nullable(),
     current: z.boolean(),
     createdAt: z.string(),
@@ -132,3 +133,5 @@ export const RevisionResponse = z.object({ revision: RevisionSchema.extend({ con
 export const RevisedResponse = z.object({ unchanged: z.boolean(), revision: RevisionSchema, job: JobSchema.nullable() });
 export const DiffResponse = z.object({ from: z.number(), to: z.number(), changed: z.boolean(), diff: z.string() });
 export const JobResponse = z.object({ job: JobSchema });
+export const ReindexBody = z.object({ language: z.enum(FULL_TEXT_LANGUAGES).optional() }).strict().openapi('ReindexRequest');
+export const ReindexResponse = z.object({ knowledgeBase: KnowledgeBaseSchema, jobs: z.number() });

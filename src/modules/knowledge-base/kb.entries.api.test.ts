@@ -2,8 +2,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { sql } from 'drizzle-orm';
-import { createTestApp, type TestApp } from '../../../test/support/test-app';
-import { auditRows } from '../../../test/support/auth';
+import { captureLogger, createTestApp, type TestApp } from '../../../test/support/test-app';
+import { auditRows, isolatedDatabase } from '../../../test/support/auth';
 import { addText, countRows, jobEnd, newKb, person, searchKb } from '../../../test/support/kb';
 import { CONTENT_TYPES, deflatedEntry, deflatedZeros, elf, onboardingDocx, pdfWithAction, pdfWithTwoPages, zip } from '../../../test/support/documents';
 import { rowsOf } from '../../platform/db/migrate';
@@ -292,6 +292,61 @@ describe('knowledge-base entries, revisions and ingestion', () => {
       mine.close();
       theirs.close();
       server.close();
+    }
+  });
+
+  it('when a knowledge base is re-indexed with another embedding size and language, then every entry gets a re-index revision, the search uses the new settings, and nothing else changes', async () => {
+    const { auth } = await person(t);
+    const kb = await newKb(t, auth);
+    const houses = await addText(t, auth, kb.id, 'Renovierung', 'Die alten Häuser am Markt werden im Sommer renoviert.');
+    const other = await addText(t, auth, kb.id, 'Kantine', 'Die Kantine öffnet um zwölf Uhr.');
+    const untouched = await newKb(t, auth, { name: 'Untouched' });
+    await addText(t, auth, untouched.id, 'Note', 'Nothing to see.');
+    // English stemming does not relate "Haus" to "Häuser": only the vector leg finds it.
+    expect((await searchKb(t, auth, kb.id, 'Haus'))[0]).toMatchObject({ entryId: houses.entry.id, textRank: null } as never);
+
+    // The instance now embeds with 256 dimensions (EMBEDDING_DIMENSIONS changed): re-index there.
+    const t2 = await createTestApp({ CREDENTIAL_RATE_LIMIT_MAX: '10000', EMBEDDING_DIMENSIONS: '256' }, { database: t.database });
+    try {
+      const res = await request(t2.app).post(`/api/knowledge-bases/${kb.id}/reindex`).set(auth).send({ language: 'german' });
+      expect(res.status).toBe(202);
+      expect(res.body).toMatchObject({ jobs: 2, knowledgeBase: { language: 'german', embedding: { provider: 'local', dimensions: 256 } } });
+      const jobs = rowsOf<{ id: string }>(await t.database.db.execute(sql`SELECT id FROM kb_jobs WHERE kb_id = ${kb.id} AND status IN ('queued', 'running')`));
+      for (const j of jobs) expect((await jobEnd(t2, auth, j.id)).status).toBe('succeeded');
+      const hit = (await searchKb(t2, auth, kb.id, 'Haus'))[0] as unknown as { entryId: string; textRank: number | null; revisionNumber: number };
+      expect([hit.entryId, hit.revisionNumber, hit.textRank]).toEqual([houses.entry.id, 2, 1]);
+      const history = await request(t2.app).get(`/api/knowledge-bases/${kb.id}/entries/${other.entry.id}/revisions`).set(auth);
+      expect(history.body.revisions.map((r: { number: number; reindex: boolean; current: boolean; contentHash: string }) => [r.number, r.reindex, r.current])).toEqual([
+        [2, true, true],
+        [1, false, false],
+      ]);
+      const dims = rowsOf<{ d: number }>(await t.database.db.execute(sql`SELECT DISTINCT embedding_dimensions AS d FROM kb_chunks WHERE kb_id = ${kb.id}`));
+      expect(dims).toEqual([{ d: 256 }]);
+      const kept = rowsOf<{ d: number; lang: string }>(await t.database.db.execute(sql`SELECT DISTINCT embedding_dimensions AS d, language::text AS lang FROM kb_chunks WHERE kb_id = ${untouched.id}`));
+      expect(kept).toEqual([{ d: 384, lang: 'english' }]);
+      expect(await auditRows(t, { action: 'kb.reindex', targetId: kb.id })).toHaveLength(1);
+      const stranger = await person(t);
+      expect((await request(t2.app).post(`/api/knowledge-bases/${kb.id}/reindex`).set(stranger.auth).send({})).status).toBe(404);
+    } finally {
+      await t2.close();
+    }
+  });
+
+  it('when a knowledge base still has a job waiting, then a re-index is refused with 409 and changes nothing', async () => {
+    const iso = await isolatedDatabase(captureLogger().logger);
+    // No worker anywhere on this database: the job stays queued.
+    const idle = await createTestApp({ CREDENTIAL_RATE_LIMIT_MAX: '10000', INGEST_WORKERS: '0' }, { database: iso.database });
+    try {
+      const { auth } = await person(idle);
+      const kb = await newKb(idle, auth);
+      await request(idle.app).post(`/api/knowledge-bases/${kb.id}/entries`).set(auth).send({ title: 'Waiting', text: 'Queued text.' });
+      const res = await request(idle.app).post(`/api/knowledge-bases/${kb.id}/reindex`).set(auth).send({ language: 'german' });
+      expect([res.status, res.body.error.code]).toEqual([409, 'reindex-busy']);
+      expect((await request(idle.app).get(`/api/knowledge-bases/${kb.id}`).set(auth)).body.knowledgeBase.language).toBe('english');
+      expect(await countRows(idle, 'kb_revisions', kb.id)).toBe(1);
+    } finally {
+      await idle.close();
+      await iso.drop();
     }
   });
 });

@@ -26,6 +26,7 @@ export interface NewRevision {
   mimeType: string | null;
   sourceUrl: string | null;
   restoredFrom?: number | null;
+  reindex?: boolean;
 }
 
 export interface ChunkInsert {
@@ -48,6 +49,7 @@ const summaryColumns = {
   format: kbRevisions.format,
   sourceUrl: kbRevisions.sourceUrl,
   restoredFrom: kbRevisions.restoredFrom,
+  reindex: kbRevisions.reindex,
   authorId: kbRevisions.authorId,
   originalName: kbRevisions.originalName,
   mimeType: kbRevisions.mimeType,
@@ -263,6 +265,31 @@ export class KbEntriesRepository {
 
   async setCurrentRevision(entryId: string, revisionId: string): Promise<void> {
     await this.db.update(kbEntries).set({ currentRevisionId: revisionId, updatedAt: new Date() }).where(eq(kbEntries.id, entryId));
+  }
+
+  /** Every entry's current revision in full (a re-index copies them). */
+  async currentRevisions(kbId: string): Promise<RevisionRow[]> {
+    return this.db
+      .select({ r: kbRevisions })
+      .from(kbEntries)
+      .innerJoin(kbRevisions, eq(kbRevisions.id, kbEntries.currentRevisionId))
+      .where(eq(kbEntries.kbId, kbId))
+      .then((rows) => rows.map((x) => x.r));
+  }
+
+  async activeJobs(kbId: string): Promise<number> {
+    const [row] = await this.db.select({ n: sql<number>`count(*)::int` }).from(kbJobs).where(and(eq(kbJobs.kbId, kbId), inArray(kbJobs.status, ['queued', 'running'])));
+    return Number(row?.n ?? 0);
+  }
+
+  /** Locks the knowledge base row, so a re-index and new jobs do not interleave. */
+  async lockKnowledgeBase(kbId: string) {
+    const [row] = await this.db.select().from(knowledgeBases).where(eq(knowledgeBases.id, kbId)).for('update').limit(1);
+    return row;
+  }
+
+  async setIndexing(kbId: string, values: { embeddingProvider: string; embeddingModel: string; embeddingDimensions: number; language: string }): Promise<void> {
+    await this.db.update(knowledgeBases).set({ ...values, updatedAt: new Date() }).where(eq(knowledgeBases.id, kbId));
   }
 
   async knowledgeBaseOf(kbId: string) {

@@ -57,6 +57,8 @@ export interface PublicRevision {
   originalName: string | null;
   mimeType: string | null;
   restoredFrom: number | null;
+  /** A copy made to index the content again (new embedding model or language). */
+  reindex: boolean;
   authorId: string | null;
   current: boolean;
   createdAt: string;
@@ -103,6 +105,7 @@ const presentRevision = (r: RevisionSummary, currentId: string | null): PublicRe
   originalName: r.originalName,
   mimeType: r.mimeType,
   restoredFrom: r.restoredFrom,
+  reindex: r.reindex,
   authorId: r.authorId,
   current: r.id === currentId,
   createdAt: r.createdAt.toISOString(),
@@ -247,6 +250,54 @@ export class KbEntriesService {
   async entryIdByTitle(p: Principal, kbId: string, title: string): Promise<string | undefined> {
     await this.kbs.readable(p, kbId);
     return (await this.repo.findEntryByTitle(kbId, title))?.id;
+  }
+
+  /**
+   * Re-indexes a knowledge base with the instance's current embedding settings and, optionally, a
+   * new full-text language: every entry's current content becomes a new revision (marked `reindex`)
+   * with its own job, so each entry keeps being served from its old chunks until its new ones are
+   * complete. Refused while the knowledge base has jobs running, which would mix two models in one
+   * revision. During a change of model or language, the vector and text legs only match entries whose
+   * job has finished.
+   */
+  async reindex(p: Principal, kbId: string, input: { language?: string }, origin: Origin): Promise<{ jobs: number }> {
+    const before = await this.kbs.writable(p, kbId);
+    const target = { ...this.kbs.indexingDefaults, language: input.language ?? before.language };
+    await this.kbs.prepareVectorIndex(target.embeddingDimensions);
+    const jobs = await this.repo.transaction(async (tx) => {
+      await tx.lockKnowledgeBase(kbId);
+      if ((await tx.activeJobs(kbId)) > 0) throw new AppError(409, 'reindex-busy', 'This knowledge base is still indexing; re-index it when its jobs have finished (or cancel them).');
+      await tx.setIndexing(kbId, target);
+      const created: JobRow[] = [];
+      for (const r of await tx.currentRevisions(kbId)) {
+        await tx.lockEntry(r.entryId);
+        const copy = await tx.insertRevision(r.entryId, {
+          content: r.content,
+          contentHash: r.contentHash,
+          sizeBytes: r.sizeBytes,
+          tokenCount: r.tokenCount,
+          format: r.format,
+          authorId: p.user.id,
+          original: r.original,
+          originalName: r.originalName,
+          mimeType: r.mimeType,
+          sourceUrl: r.sourceUrl,
+          reindex: true,
+        });
+        created.push(await tx.insertJob({ kbId, entryId: r.entryId, revisionId: copy.id, userId: p.user.id }));
+      }
+      return created;
+    });
+    for (const job of jobs) await this.ingestor.enqueue(job.id);
+    await this.audit.record({
+      action: 'kb.reindex',
+      actorUserId: p.user.id,
+      targetType: 'knowledge_base',
+      targetId: kbId,
+      metadata: { entries: jobs.length, from: { model: before.embeddingModel, dimensions: before.embeddingDimensions, language: before.language }, to: { model: target.embeddingModel, dimensions: target.embeddingDimensions, language: target.language } },
+      ...origin,
+    });
+    return { jobs: jobs.length };
   }
 
   async list(p: Principal, kbId: string, opts: { limit: number; offset: number }): Promise<{ entries: PublicEntry[]; total: number }> {

@@ -54,6 +54,14 @@ export function kbRoutes(docs: ApiDocs, service: KnowledgeBaseService, entries: 
     },
   );
   api.route(
+    { ...scope, method: 'post', path: '/api/knowledge-bases/:id/reindex', summary: "Index every entry again with the instance's current embedding model (and optionally a new full-text language), as jobs", tags, request: { params: dto.KbParams, body: dto.ReindexBody }, responses: { 202: { description: 'Jobs created, one per entry', schema: dto.ReindexResponse }, 403: { description: 'Readable but not yours to change' }, 409: { description: 'Still indexing' }, ...errors } },
+    async (req, res) => {
+      const { params, body } = validated<{ params: typeof dto.KbParams; body: typeof dto.ReindexBody }>(req);
+      const { jobs } = await entries.reindex(principal(req), params.id, body, AuditService.origin(req));
+      res.status(202).json({ knowledgeBase: await service.get(principal(req), params.id), jobs });
+    },
+  );
+  api.route(
     { ...scope, method: 'get', path: '/api/knowledge-bases/:id/search', summary: 'Hybrid search (vectors + full text, fused by rank) over the current revisions', tags, request: { params: dto.KbParams, query: dto.SearchQuery }, responses: { 200: { description: 'Best passages first', schema: dto.SearchResponse }, ...errors } },
     async (req, res) => {
       const { params, query } = validated<{ params: typeof dto.KbParams; query: typeof dto.SearchQuery }>(req);

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { type AnyPgColumn, bigint, check, customType, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { type AnyPgColumn, bigint, boolean, check, customType, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import pgvector from 'pgvector';
 import { users } from '../auth';
 
@@ -72,6 +72,8 @@ export const kbRevisions = pgTable(
     sourceUrl: text('source_url'),
     /** Set when this revision restored an older one's content. */
     restoredFrom: integer('restored_from'),
+    /** A copy of the previous revision made to index it again (new embedding model or language). */
+    reindex: boolean('reindex').notNull().default(false),
     authorId: uuid('author_id').references(() => users.id, { onDelete: 'set null' }),
     /** The uploaded original, kept in Postgres so backups hold it. */
     original: bytea('original'),

@@ -43,6 +43,16 @@ export class KnowledgeBaseService {
     private readonly deps: { embedderFor: (kb: KnowledgeBaseRow) => Embedder; usage: UsageRecorder; ensureVectorIndex: (dimensions: number) => Promise<void> },
   ) {}
 
+  /** What a knowledge base created now (or re-indexed now) is embedded with. */
+  get indexingDefaults(): KbDefaults {
+    return this.defaults;
+  }
+
+  /** The partial HNSW index for a size, before the first chunk of that size is stored. */
+  prepareVectorIndex(dimensions: number): Promise<void> {
+    return this.deps.ensureVectorIndex(dimensions);
+  }
+
   /** Hybrid search in one knowledge base the caller may read. */
   async search(p: Principal, id: string, text: string, k: number): Promise<{ hits: SearchHit[]; plan: 'exact' | 'hnsw' }> {
     const kb = await this.readable(p, id);

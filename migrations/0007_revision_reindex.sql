@@ -1,0 +1,1 @@
+ALTER TABLE "kb_revisions" ADD COLUMN "reindex" boolean DEFAULT false NOT NULL;
