@@ -70,7 +70,7 @@ export function createKnowledgeBaseModule(deps: KnowledgeBaseModuleDeps) {
       await client.end();
     }
   };
-  const service = new KnowledgeBaseService(new KbRepository(db), deps.audit, embeddingDefaults(config), db, { embedderFor, usage, ensureVectorIndex });
+  const service = new KnowledgeBaseService(new KbRepository(db), deps.audit, embeddingDefaults(config), db, { embedderFor, usage, ensureVectorIndex, exactScanMaxChunks: config.ingest.exactScanMaxChunks });
   const ingestor = new Ingestor({ repo: entriesRepo, queue: deps.queue, usage, embedderFor, logger: deps.logger, settings: config.ingest });
   const entries = new KbEntriesService(entriesRepo, service, ingestor, deps.audit, { uploadMaxBytes: config.limits.uploadMaxBytes, urlImport: config.urlImport });
   const events = new JobEvents(entriesRepo, deps.logger);

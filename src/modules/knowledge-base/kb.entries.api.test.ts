@@ -349,4 +349,38 @@ describe('knowledge-base entries, revisions and ingestion', () => {
       await iso.drop();
     }
   });
+
+  it('when a knowledge base grows past the exact-scan size, then its chunks move into the HNSW index and its search takes the HNSW plan, while a small one stays out', async () => {
+    const iso = await isolatedDatabase(captureLogger().logger);
+    const app = await createTestApp({ CREDENTIAL_RATE_LIMIT_MAX: '10000', KB_EXACT_SCAN_MAX_CHUNKS: '12' }, { database: iso.database });
+    try {
+      const { auth } = await person(app);
+      const big = await newKb(app, auth, { name: 'Big' });
+      const small = await newKb(app, auth, { name: 'Small' });
+      const sections = (n: number, topic: string) => Array.from({ length: n }, (_, i) => `# ${topic} ${i}\n\n${`${topic} procedure ${i} explained step by step. `.repeat(45)}`).join('\n\n');
+      await addText(app, auth, small.id, 'Few', sections(3, 'Payroll'));
+      await addText(app, auth, big.id, 'Many', sections(14, 'Backup'));
+      const state = async (kbId: string) =>
+        rowsOf<{ vector_index: string; n: number; indexed: number }>(
+          await iso.database.db.execute(sql`SELECT k.vector_index, count(c.id)::int AS n, count(c.id) FILTER (WHERE c.in_vector_index)::int AS indexed FROM knowledge_bases k LEFT JOIN kb_chunks c ON c.kb_id = k.id WHERE k.id = ${kbId} GROUP BY k.vector_index`),
+        )[0]!;
+      const b = await state(big.id);
+      expect(b.n).toBeGreaterThanOrEqual(12);
+      expect(b).toEqual({ vector_index: 'ready', n: b.n, indexed: b.n });
+      const s = await state(small.id);
+      expect(s).toEqual({ vector_index: 'none', n: s.n, indexed: 0 });
+      const plan = async (kbId: string) => (await request(app.app).get(`/api/knowledge-bases/${kbId}/search`).query({ q: 'backup procedure 7' }).set(auth)).body as { plan: string; hits: { entryTitle: string; headingPath: string[] }[] };
+      expect((await plan(big.id)).plan).toBe('hnsw');
+      expect((await plan(big.id)).hits[0]!.headingPath).toEqual(['Backup 7']);
+      expect((await plan(small.id)).plan).toBe('exact');
+      // Later chunks of the big one go straight into the index.
+      await addText(app, auth, big.id, 'More', sections(2, 'Restore'));
+      const after = await state(big.id);
+      expect(after).toEqual({ vector_index: 'ready', n: after.n, indexed: after.n });
+      expect(after.n).toBeGreaterThan(b.n);
+    } finally {
+      await app.close();
+      await iso.drop();
+    }
+  });
 });

@@ -248,15 +248,50 @@ export class KbEntriesRepository {
     return Number(row?.n ?? 0);
   }
 
-  /** Idempotent: a batch inserted again after a crash adds nothing (unique revision + ordinal). */
+  /**
+   * Idempotent: a batch inserted again after a crash adds nothing (unique revision + ordinal). Run in
+   * a transaction: the knowledge base row is read FOR SHARE, so a move into the HNSW index
+   * (promoteToVectorIndex) waits for batches in flight and every later batch sees it.
+   */
   async insertChunks(kb: { id: string; dimensions: number; language: string }, entryId: string, revisionId: string, chunks: ChunkInsert[]): Promise<number> {
     if (chunks.length === 0) return 0;
+    const [state] = await this.db.select({ vectorIndex: knowledgeBases.vectorIndex }).from(knowledgeBases).where(eq(knowledgeBases.id, kb.id)).for('share');
+    const inVectorIndex = (state?.vectorIndex ?? 'none') !== 'none';
     const rows = await this.db
       .insert(kbChunks)
-      .values(chunks.map((c) => ({ kbId: kb.id, entryId, revisionId, ordinal: c.ordinal, content: c.content, tokenCount: c.tokenCount, metadata: c.metadata, embedding: c.embedding, embeddingDimensions: kb.dimensions, language: kb.language })))
+      .values(chunks.map((c) => ({ kbId: kb.id, entryId, revisionId, ordinal: c.ordinal, content: c.content, tokenCount: c.tokenCount, metadata: c.metadata, embedding: c.embedding, embeddingDimensions: kb.dimensions, inVectorIndex, language: kb.language })))
       .onConflictDoNothing({ target: [kbChunks.revisionId, kbChunks.ordinal] })
       .returning({ id: kbChunks.id });
     return rows.length;
+  }
+
+  /** Whether the knowledge base holds at least `threshold` chunks (counting stops there). */
+  async hasAtLeastChunks(kbId: string, threshold: number): Promise<boolean> {
+    const [row] = rowsOf<{ n: number }>(await this.db.execute(sql`SELECT count(*)::int AS n FROM (SELECT 1 FROM kb_chunks WHERE kb_id = ${kbId} LIMIT ${threshold}) c`));
+    return Number(row?.n ?? 0) >= threshold;
+  }
+
+  /**
+   * Moves a knowledge base's chunks into the HNSW index: 'building' first (new batches go in from
+   * then on; the row lock waits for batches in flight), then the existing chunks in slices, then
+   * 'ready', when search may use the index for it. Safe to run again after a crash half-way.
+   */
+  async promoteToVectorIndex(kbId: string, slice = 2000): Promise<boolean> {
+    const [started] = await this.db
+      .update(knowledgeBases)
+      .set({ vectorIndex: 'building' })
+      .where(and(eq(knowledgeBases.id, kbId), inArray(knowledgeBases.vectorIndex, ['none', 'building'])))
+      .returning({ id: knowledgeBases.id });
+    if (!started) return false;
+    for (;;) {
+      const moved = rowsOf<{ id: number }>(
+        await this.db.execute(sql`UPDATE kb_chunks SET in_vector_index = true WHERE id IN (
+            SELECT id FROM kb_chunks WHERE kb_id = ${kbId} AND NOT in_vector_index LIMIT ${slice} FOR UPDATE SKIP LOCKED) RETURNING id`),
+      );
+      if (moved.length === 0) break;
+    }
+    await this.db.update(knowledgeBases).set({ vectorIndex: 'ready' }).where(and(eq(knowledgeBases.id, kbId), eq(knowledgeBases.vectorIndex, 'building')));
+    return true;
   }
 
   async deleteChunksOfRevision(revisionId: string): Promise<void> {
@@ -307,5 +342,5 @@ export function createVectorIndexSql(dimensions: number): string {
   if (!Number.isInteger(dimensions) || dimensions < 1 || dimensions > 4000) throw new Error(`unsupported dimensions ${dimensions}`);
   const type = dimensions > 2000 ? `halfvec(${dimensions})` : `vector(${dimensions})`;
   const ops = dimensions > 2000 ? 'halfvec_cosine_ops' : 'vector_cosine_ops';
-  return `CREATE INDEX IF NOT EXISTS kb_chunks_embedding_${dimensions}_idx ON kb_chunks USING hnsw ((embedding::${type}) ${ops}) WHERE embedding_dimensions = ${dimensions}`;
+  return `CREATE INDEX IF NOT EXISTS kb_chunks_embedding_${dimensions}_idx ON kb_chunks USING hnsw ((embedding::${type}) ${ops}) WHERE embedding_dimensions = ${dimensions} AND in_vector_index`;
 }

@@ -14,6 +14,8 @@ export interface IngestSettings {
   workers: number;
   maxAttempts: number;
   leaseSeconds: number;
+  /** At this many chunks a knowledge base moves into the HNSW index (KB_EXACT_SCAN_MAX_CHUNKS). */
+  exactScanMaxChunks: number;
 }
 
 /** Thrown inside a job when it must stop without failing: cancelled, taken over, or shutting down. */
@@ -199,6 +201,12 @@ export class Ingestor {
       }
     });
     lap('swapMs');
+    // A knowledge base that has grown past the exact-scan threshold moves into the HNSW index.
+    const grown = await repo.knowledgeBaseOf(kb.id);
+    if (grown && grown.vectorIndex !== 'ready' && (await repo.hasAtLeastChunks(kb.id, settings.exactScanMaxChunks))) {
+      this.deps.logger.info('kb.vector-index.promote.start', { kbId: kb.id });
+      if (await repo.promoteToVectorIndex(kb.id)) this.deps.logger.info('kb.vector-index.promote.done', { kbId: kb.id });
+    }
     return timings;
   }
 }

@@ -83,7 +83,7 @@ if (!usingRealDatabase()) {
       const counts = rowsOf<{ kb_id: string; n: number }>(await iso.database.db.execute(sql`SELECT kb_id, count(*)::int AS n FROM kb_chunks GROUP BY kb_id`));
       expect(Object.fromEntries(counts.map((r) => [r.kb_id, Number(r.n)]))).toEqual({ [big]: BIG, [small]: SMALL });
       const indexes = rowsOf<{ indexdef: string }>(await iso.database.db.execute(sql`SELECT indexdef FROM pg_indexes WHERE indexname = 'kb_chunks_embedding_idx'`));
-      expect(indexes[0]?.indexdef).toMatch(/USING hnsw .*vector\(384\).*vector_cosine_ops.*WHERE \(embedding_dimensions = 384\)/);
+      expect(indexes[0]?.indexdef).toMatch(/USING hnsw .*vector\(384\).*vector_cosine_ops.*WHERE \(\(embedding_dimensions = 384\) AND in_vector_index\)/);
     });
 
     it(`when the small knowledge base is searched, then the vector leg returns ${K} of ${K} for every question with recall@${K} ≥ 0.95 against exact search`, async () => {

@@ -23,7 +23,7 @@ describe('knowledge-base storage', () => {
     const [rev] = await db.insert(kbRevisions).values({ entryId: entry!.id, number: 1, content: texts.join('\n\n'), contentHash: 'h', sizeBytes: 1 }).returning();
     const e = new LocalEmbedder(dims);
     await db.insert(kbChunks).values(
-      texts.map((content, ordinal) => ({ kbId: kb!.id, entryId: entry!.id, revisionId: rev!.id, ordinal, content, tokenCount: content.split(' ').length, embedding: e.embedOne(content), embeddingDimensions: dims, language: 'english' })),
+      texts.map((content, ordinal) => ({ kbId: kb!.id, entryId: entry!.id, revisionId: rev!.id, ordinal, content, tokenCount: content.split(' ').length, embedding: e.embedOne(content), embeddingDimensions: dims, inVectorIndex: true, language: 'english' })),
     );
     return kb!;
   }
@@ -48,7 +48,7 @@ describe('knowledge-base storage', () => {
     const plan = await database.db.transaction(async (tx) => {
       await tx.execute(sql`SET LOCAL enable_seqscan = off`);
       return rowsOf<{ 'QUERY PLAN': string }>(
-        await tx.execute(sql.raw(`EXPLAIN SELECT id FROM kb_chunks WHERE embedding_dimensions = 384 ORDER BY (embedding::vector(384)) <=> '${q}'::vector(384) LIMIT 5`)),
+        await tx.execute(sql.raw(`EXPLAIN SELECT id FROM kb_chunks WHERE embedding_dimensions = 384 AND in_vector_index ORDER BY (embedding::vector(384)) <=> '${q}'::vector(384) LIMIT 5`)),
       );
     });
     expect(plan.map((r) => r['QUERY PLAN']).join('\n')).toContain('kb_chunks_embedding_idx');

@@ -29,10 +29,21 @@ export const knowledgeBases = pgTable(
     embeddingModel: text('embedding_model').notNull(),
     embeddingDimensions: integer('embedding_dimensions').notNull(),
     language: regconfig('language').notNull(),
+    /**
+     * Whether its chunks are in the HNSW index. Knowledge bases below the exact-scan threshold are
+     * searched exactly, so their chunks stay out of the graph (inserting into it is what bounds
+     * ingestion); one that grows past the threshold is moved in ('building'), then searched by HNSW
+     * once all of its chunks are there ('ready').
+     */
+    vectorIndex: text('vector_index', { enum: ['none', 'building', 'ready'] }).notNull().default('none'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [check('knowledge_bases_visibility_check', sql`${t.visibility} IN ('private', 'organization')`), index('knowledge_bases_owner_idx').on(t.ownerId)],
+  (t) => [
+    check('knowledge_bases_visibility_check', sql`${t.visibility} IN ('private', 'organization')`),
+    check('knowledge_bases_vector_index_check', sql`${t.vectorIndex} IN ('none', 'building', 'ready')`),
+    index('knowledge_bases_owner_idx').on(t.ownerId),
+  ],
 );
 
 export const kbEntries = pgTable(
@@ -106,6 +117,8 @@ export const kbChunks = pgTable(
     metadata: jsonb('metadata').$type<{ headingPath?: string[]; [k: string]: unknown }>().notNull().default({}),
     embedding: anyVector('embedding').notNull(),
     embeddingDimensions: integer('embedding_dimensions').notNull(),
+    /** In the HNSW index (the partial indexes' predicate); see knowledge_bases.vector_index. */
+    inVectorIndex: boolean('in_vector_index').notNull().default(false),
     language: regconfig('language').notNull(),
     // Full-text index data in the knowledge base's language (to_tsvector(regconfig, text) is immutable).
     tsv: tsvector('tsv')
@@ -118,10 +131,11 @@ export const kbChunks = pgTable(
     // Unique: a resumed ingestion re-inserts a batch without duplicating a chunk.
     uniqueIndex('kb_chunks_revision_idx').on(t.revisionId, t.ordinal),
     index('kb_chunks_tsv_idx').using('gin', t.tsv),
-    // pgvector's expression + partial pattern: one HNSW index per dimension; this one for 384.
+    // pgvector's expression + partial pattern: one HNSW index per dimension; this one for 384, over
+    // the chunks of knowledge bases large enough to be searched by HNSW.
     index('kb_chunks_embedding_idx')
       .using('hnsw', sql`(${t.embedding}::vector(384)) vector_cosine_ops`)
-      .where(sql`${t.embeddingDimensions} = 384`),
+      .where(sql`${t.embeddingDimensions} = 384 AND ${t.inVectorIndex}`),
   ],
 );
 

@@ -15,18 +15,21 @@ describe('hybrid search', () => {
   });
   afterAll(() => database.close());
 
-  /** A knowledge base with entries whose current revision holds `docs`; earlier revisions hold `stale`. */
+  /**
+   * A knowledge base with entries whose current revision holds `docs`; earlier revisions hold
+   * `stale`. Its chunks are in the HNSW index, as a large knowledge base's are, so both plans can run.
+   */
   async function kbWith(docs: Record<string, string>, stale: Record<string, string> = {}) {
     const db = database.db;
     const [owner] = await db.insert(users).values({ email: `${unique('s')}@example.com`, name: 'S', passwordHash: 'x' }).returning();
-    const [kb] = await db.insert(knowledgeBases).values({ ownerId: owner!.id, name: 'KB', embeddingProvider: 'local', embeddingModel: 'hashing-v1', embeddingDimensions: 384, language: 'english' }).returning();
+    const [kb] = await db.insert(knowledgeBases).values({ ownerId: owner!.id, name: 'KB', embeddingProvider: 'local', embeddingModel: 'hashing-v1', embeddingDimensions: 384, language: 'english', vectorIndex: 'ready' }).returning();
     for (const [title, text] of Object.entries(docs)) {
       const [entry] = await db.insert(kbEntries).values({ kbId: kb!.id, title, sourceType: 'text' }).returning();
       let number = 1;
       for (const content of [stale[title], text].filter((x): x is string => Boolean(x))) {
         const [rev] = await db.insert(kbRevisions).values({ entryId: entry!.id, number: number++, content, contentHash: 'h', sizeBytes: content.length, status: 'ready' }).returning();
         const chunks = chunkText(content);
-        await db.insert(kbChunks).values(chunks.map((c) => ({ kbId: kb!.id, entryId: entry!.id, revisionId: rev!.id, ordinal: c.ordinal, content: c.content, tokenCount: c.tokenCount, metadata: { headingPath: c.headingPath }, embedding: embedder.embedOne(c.content), embeddingDimensions: 384, language: 'english' })));
+        await db.insert(kbChunks).values(chunks.map((c) => ({ kbId: kb!.id, entryId: entry!.id, revisionId: rev!.id, ordinal: c.ordinal, content: c.content, tokenCount: c.tokenCount, metadata: { headingPath: c.headingPath }, embedding: embedder.embedOne(c.content), embeddingDimensions: 384, inVectorIndex: true, language: 'english' })));
         await db.update(kbEntries).set({ currentRevisionId: rev!.id }).where(eq(kbEntries.id, entry!.id));
       }
     }

@@ -92,51 +92,63 @@ async function choosePlan(tx: Executor, ids: SQL, d: number, threshold: number):
   return Number(count?.n ?? 0) < threshold ? 'exact' : 'hnsw';
 }
 
-/** The vector leg inside the caller's transaction (its SET LOCALs end with it). */
+/** Exact cosine distances over the current revisions of these knowledge bases (a MATERIALIZED CTE keeps any index out). */
+async function exactRows(tx: Executor, kbIds: string[], d: number, q: string, type: SQL, limit: number): Promise<{ id: number; distance: number }[]> {
+  return rowsOf<{ id: number; distance: number }>(
+    await tx.execute(sql`WITH candidates AS MATERIALIZED (
+        SELECT c.id, c.embedding FROM kb_chunks c
+        JOIN kb_entries e ON e.id = c.entry_id AND e.current_revision_id = c.revision_id
+        WHERE c.kb_id = ANY(${kbIdArray(kbIds)}) AND c.embedding_dimensions = ${d})
+      SELECT id, (embedding::${type}) <=> ${q}::${type} AS distance FROM candidates ORDER BY 2, id LIMIT ${limit}`),
+  );
+}
+
+/**
+ * The vector leg inside the caller's transaction (its SET LOCALs end with it). Only knowledge
+ * bases whose chunks are all in the HNSW index ('ready', see knowledge_bases.vector_index) can take
+ * the HNSW plan, and only when they are large enough; any others searched with them are scanned
+ * exactly, and the two lists merged by distance.
+ */
 async function vectorLeg(tx: Executor, kbIds: string[], d: number, vector: number[], opts: VectorSearchOptions): Promise<VectorSearchResult> {
   if (!Number.isInteger(d) || d < 1 || d > 4000) throw new Error(`unsupported dimensions ${d}`);
   const limit = Math.min(Math.max(Math.floor(opts.limit), 1), 1000);
-  const ids = kbIdArray(kbIds);
   const q = vectorLiteral(vector);
   const type = sql.raw(d > 2000 ? `halfvec(${d})` : `vector(${d})`);
-  const plan = await choosePlan(tx, ids, d, opts.exactThreshold ?? DEFAULT_EXACT_THRESHOLD);
-  let rows: { id: number; distance: number }[];
+  const ready = rowsOf<{ id: string }>(await tx.execute(sql`SELECT id FROM knowledge_bases WHERE id = ANY(${kbIdArray(kbIds)}) AND vector_index = 'ready'`)).map((r) => r.id);
+  const plan = ready.length > 0 ? await choosePlan(tx, kbIdArray(ready), d, opts.exactThreshold ?? DEFAULT_EXACT_THRESHOLD) : 'exact';
   if (plan === 'exact') {
-    rows = rowsOf<{ id: number; distance: number }>(
-      await tx.execute(sql`WITH candidates AS MATERIALIZED (
-          SELECT c.id, c.embedding FROM kb_chunks c
-          JOIN kb_entries e ON e.id = c.entry_id AND e.current_revision_id = c.revision_id
-          WHERE c.kb_id = ANY(${ids}) AND c.embedding_dimensions = ${d})
-        SELECT id, (embedding::${type}) <=> ${q}::${type} AS distance FROM candidates ORDER BY 2 LIMIT ${limit}`),
-    );
-  } else {
-    const ef = Math.min(Math.max(Math.floor(opts.efSearch ?? Math.max(40, limit * 2)), 1), 1000);
-    const iterative = opts.iterativeScan ?? 'relaxed_order';
-    if (!['off', 'relaxed_order', 'strict_order'].includes(iterative)) throw new Error(`unsupported iterative scan ${iterative}`);
-    await tx.execute(sql.raw(`SET LOCAL hnsw.ef_search = ${ef}`));
-    await tx.execute(sql.raw(`SET LOCAL hnsw.iterative_scan = ${iterative}`));
-    // Steer the planner to the HNSW index rather than scanning the knowledge bases' rows.
-    await tx.execute(sql`SET LOCAL enable_seqscan = off`);
-    await tx.execute(sql`SET LOCAL enable_bitmapscan = off`);
-    // Over-fetch through the index, then re-rank exactly: relaxed order is only approximately sorted,
-    // and some of what the index finds belongs to retired revisions. The knowledge-base filter is
-    // compared as text so that it cannot use kb_chunks_kb_idx: with that btree available the planner
-    // quietly turns this into an exact scan of small knowledge bases, and the plan would not be the
-    // one chosen here.
-    rows = rowsOf<{ id: number; distance: number }>(
-      await tx.execute(sql`SELECT hits.id, hits.distance FROM (
-          SELECT c.id, (c.embedding::${type}) <=> ${q}::${type} AS distance FROM kb_chunks c
-          WHERE c.embedding_dimensions = ${d} AND c.kb_id::text = ANY(${sql`ARRAY[${sql.join(kbIds.map((id) => sql`${id}::uuid::text`), sql`, `)}]`})
-          ORDER BY (c.embedding::${type}) <=> ${q}::${type} LIMIT ${limit * 4}) hits
-        JOIN kb_chunks c2 ON c2.id = hits.id
-        JOIN kb_entries e ON e.id = c2.entry_id AND e.current_revision_id = c2.revision_id
-        ORDER BY hits.distance, hits.id LIMIT ${limit}`),
-    );
-    // The steering is for this statement only: the full-text leg after it needs its GIN bitmap scan.
-    await tx.execute(sql`SET LOCAL enable_seqscan = DEFAULT`);
-    await tx.execute(sql`SET LOCAL enable_bitmapscan = DEFAULT`);
+    const rows = await exactRows(tx, kbIds, d, q, type, limit);
+    return { rows: rows.map((r) => ({ id: Number(r.id), distance: Number(r.distance) })), plan };
   }
-  return { rows: rows.map((r) => ({ id: Number(r.id), distance: Number(r.distance) })), plan };
+  const ef = Math.min(Math.max(Math.floor(opts.efSearch ?? Math.max(40, limit * 2)), 1), 1000);
+  const iterative = opts.iterativeScan ?? 'relaxed_order';
+  if (!['off', 'relaxed_order', 'strict_order'].includes(iterative)) throw new Error(`unsupported iterative scan ${iterative}`);
+  await tx.execute(sql.raw(`SET LOCAL hnsw.ef_search = ${ef}`));
+  await tx.execute(sql.raw(`SET LOCAL hnsw.iterative_scan = ${iterative}`));
+  // Steer the planner to the HNSW index rather than scanning the knowledge bases' rows.
+  await tx.execute(sql`SET LOCAL enable_seqscan = off`);
+  await tx.execute(sql`SET LOCAL enable_bitmapscan = off`);
+  // Over-fetch through the index, then re-rank exactly: relaxed order is only approximately sorted,
+  // and some of what the index finds belongs to retired revisions. The knowledge-base filter is
+  // compared as text so that it cannot use kb_chunks_kb_idx: with that btree available the planner
+  // quietly turns this into an exact scan of small knowledge bases, and the plan would not be the
+  // one chosen here. `in_vector_index` is the partial index's predicate.
+  const indexed = rowsOf<{ id: number; distance: number }>(
+    await tx.execute(sql`SELECT hits.id, hits.distance FROM (
+        SELECT c.id, (c.embedding::${type}) <=> ${q}::${type} AS distance FROM kb_chunks c
+        WHERE c.embedding_dimensions = ${d} AND c.in_vector_index AND c.kb_id::text = ANY(${sql`ARRAY[${sql.join(ready.map((id) => sql`${id}::uuid::text`), sql`, `)}]`})
+        ORDER BY (c.embedding::${type}) <=> ${q}::${type} LIMIT ${limit * 4}) hits
+      JOIN kb_chunks c2 ON c2.id = hits.id
+      JOIN kb_entries e ON e.id = c2.entry_id AND e.current_revision_id = c2.revision_id
+      ORDER BY hits.distance, hits.id LIMIT ${limit}`),
+  );
+  // The steering is for this statement only: the exact scan and the full-text leg need their own plans.
+  await tx.execute(sql`SET LOCAL enable_seqscan = DEFAULT`);
+  await tx.execute(sql`SET LOCAL enable_bitmapscan = DEFAULT`);
+  const others = kbIds.filter((id) => !ready.includes(id));
+  const rows = others.length > 0 ? [...indexed, ...(await exactRows(tx, others, d, q, type, limit))] : indexed;
+  const merged = rows.map((r) => ({ id: Number(r.id), distance: Number(r.distance) })).sort((a, b) => a.distance - b.distance || a.id - b.id);
+  return { rows: merged.slice(0, limit), plan };
 }
 
 /**

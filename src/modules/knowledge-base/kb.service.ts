@@ -40,7 +40,7 @@ export class KnowledgeBaseService {
     private readonly audit: AuditService,
     private readonly defaults: KbDefaults,
     private readonly db: Db,
-    private readonly deps: { embedderFor: (kb: KnowledgeBaseRow) => Embedder; usage: UsageRecorder; ensureVectorIndex: (dimensions: number) => Promise<void> },
+    private readonly deps: { embedderFor: (kb: KnowledgeBaseRow) => Embedder; usage: UsageRecorder; ensureVectorIndex: (dimensions: number) => Promise<void>; exactScanMaxChunks: number },
   ) {}
 
   /** What a knowledge base created now (or re-indexed now) is embedded with. */
@@ -62,7 +62,7 @@ export class KnowledgeBaseService {
     if (embedder.provider !== 'local') {
       await this.deps.usage.record({ userId: p.user.id, apiKeyId: p.apiKey?.id ?? null, kbId: kb.id, kind: 'embedding', provider: embedder.provider, model: embedder.model, promptTokens: query.promptTokens, source: query.source, latencyMs: query.latencyMs });
     }
-    return hybridSearch(this.db, { kbIds: [kb.id], dimensions: kb.embeddingDimensions, languages: [kb.language] }, { text, vector: query.vectors[0]! }, { k });
+    return hybridSearch(this.db, { kbIds: [kb.id], dimensions: kb.embeddingDimensions, languages: [kb.language] }, { text, vector: query.vectors[0]! }, { k, exactThreshold: this.deps.exactScanMaxChunks });
   }
 
   private present(p: Principal, kb: KnowledgeBaseRow, stats: KbStats = { entries: 0, chunks: 0 }): PublicKnowledgeBase {

@@ -137,8 +137,10 @@ export async function loadSyntheticKb(db: Queryable, o: SyntheticKbOptions): Pro
   const batchSize = o.batchSize ?? 1000;
   const [kb] = (
     await db.query(
-      `INSERT INTO knowledge_bases (owner_id, name, embedding_provider, embedding_model, embedding_dimensions, language)
-       VALUES ($1, $2, 'local', 'hashing-v1', 384, 'english') RETURNING id`,
+      // In the HNSW index from the start ('ready'), as a large knowledge base ends up: the bench and
+      // the recall test measure the index, and its filtered use on a small one.
+      `INSERT INTO knowledge_bases (owner_id, name, embedding_provider, embedding_model, embedding_dimensions, language, vector_index)
+       VALUES ($1, $2, 'local', 'hashing-v1', 384, 'english', 'ready') RETURNING id`,
       [o.ownerId, o.name],
     )
   ).rows;
@@ -172,12 +174,12 @@ export async function loadSyntheticKb(db: Queryable, o: SyntheticKbOptions): Pro
       const { entryId, revisionId } = entries[Math.floor(i / perEntry)]!;
       const content = o.corpus.chunk(o.firstSeed + i);
       const p = values.length;
-      rows.push(`($1, $${p + 1}::uuid, $${p + 2}::uuid, $${p + 3}::int, $${p + 4}, $${p + 5}::int, $${p + 6}::vector, 384, 'english')`);
+      rows.push(`($1, $${p + 1}::uuid, $${p + 2}::uuid, $${p + 3}::int, $${p + 4}, $${p + 5}::int, $${p + 6}::vector, 384, true, 'english')`);
       values.push(entryId, revisionId, i % perEntry, content, Math.ceil(content.length / 4), `[${o.embed(content).map((x) => x.toFixed(6)).join(',')}]`);
     }
     await writing;
     writing = db.query(
-      `INSERT INTO kb_chunks (kb_id, entry_id, revision_id, ordinal, content, token_count, embedding, embedding_dimensions, language) VALUES ${rows.join(', ')}`,
+      `INSERT INTO kb_chunks (kb_id, entry_id, revision_id, ordinal, content, token_count, embedding, embedding_dimensions, in_vector_index, language) VALUES ${rows.join(', ')}`,
       values,
     );
   }
