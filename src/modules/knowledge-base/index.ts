@@ -57,18 +57,24 @@ export function createKnowledgeBaseModule(deps: KnowledgeBaseModuleDeps) {
     throw new AppError(422, 'embedding-provider-not-configured', `This knowledge base is embedded with '${kb.embeddingProvider}' (${kb.embeddingModel}), which is not configured on this instance (EMBEDDING_PROVIDER, EMBEDDING_BASE_URL).`);
   };
   const entriesRepo = new KbEntriesRepository(db);
-  // Index DDL goes over the direct connection when there is one (never through PgBouncer).
+  // Index DDL goes over the direct connection when there is one (never through PgBouncer), once per
+  // size and process, and CONCURRENTLY on PostgreSQL: ingestion into other sizes goes on meanwhile.
+  const ensured = new Set<number>([384]);
   const ensureVectorIndex = async (dimensions: number) => {
-    if (dimensions === 384) return;
-    const direct = config.db.migrationUrl;
-    if (!direct || deps.database.kind === 'pglite') return entriesRepo.ensureVectorIndex(dimensions);
-    const client = new Client({ connectionString: direct, application_name: 'hearth-index' });
-    await client.connect();
-    try {
-      await client.query(createVectorIndexSql(dimensions));
-    } finally {
-      await client.end();
+    if (ensured.has(dimensions)) return;
+    if (deps.database.kind === 'pglite' || !config.db.migrationUrl) await entriesRepo.ensureVectorIndex(dimensions);
+    else {
+      const client = new Client({ connectionString: config.db.migrationUrl, application_name: 'hearth-index' });
+      await client.connect();
+      try {
+        const name = `kb_chunks_embedding_${dimensions}_idx`;
+        const exists = await client.query('SELECT 1 FROM pg_indexes WHERE tablename = $1 AND indexname = $2', ['kb_chunks', name]);
+        if (exists.rowCount === 0) await client.query(createVectorIndexSql(dimensions).replace('CREATE INDEX IF NOT EXISTS', 'CREATE INDEX CONCURRENTLY IF NOT EXISTS'));
+      } finally {
+        await client.end();
+      }
     }
+    ensured.add(dimensions);
   };
   const service = new KnowledgeBaseService(new KbRepository(db), deps.audit, embeddingDefaults(config), db, { embedderFor, usage, ensureVectorIndex, exactScanMaxChunks: config.ingest.exactScanMaxChunks });
   const ingestor = new Ingestor({ repo: entriesRepo, queue: deps.queue, usage, embedderFor, logger: deps.logger, settings: config.ingest });

@@ -58,7 +58,7 @@ export const SearchResponse = z.object({ hits: z.array(SearchHitSchema), plan: z
 
 // Entries, revisions and jobs.
 export const EntryParams = z.object({ id: z.uuid({ message: 'must be a knowledge base id' }), entryId: z.uuid({ message: 'must be an entry id' }) });
-export const RevisionParams = EntryParams.extend({ number: z.coerce.number().int().min(1, { message: 'must be a revision number' }) });
+export const RevisionParams = EntryParams.extend({ number: z.coerce.number().int().min(1, { message: 'must be a revision number' }).max(2_147_483_647, { message: 'must be a revision number' }) });
 export const JobParams = z.object({ id: z.uuid({ message: 'must be a job id' }) });
 const title = z.string().trim().min(1, { message: 'must not be empty' }).max(300, { message: 'must be at most 300 characters' });
 const text = z.string().min(1, { message: 'must not be empty' });
@@ -73,7 +73,7 @@ export const CreateEntryBody = z
   .openapi('CreateEntryRequest');
 export const ReviseEntryBody = z.object({ text: text.optional() }).strict().openapi('ReviseEntryRequest');
 export const UpdateEntryBody = z.object({ title }).strict().openapi('UpdateEntryRequest');
-export const DiffQuery = z.object({ from: z.coerce.number().int().min(1), to: z.coerce.number().int().min(1) });
+export const DiffQuery = z.object({ from: z.coerce.number().int().min(1).max(2_147_483_647), to: z.coerce.number().int().min(1).max(2_147_483_647) });
 
 export const JobSchema = z
   .object({
@@ -134,4 +134,4 @@ export const RevisedResponse = z.object({ unchanged: z.boolean(), revision: Revi
 export const DiffResponse = z.object({ from: z.number(), to: z.number(), changed: z.boolean(), diff: z.string() });
 export const JobResponse = z.object({ job: JobSchema });
 export const ReindexBody = z.object({ language: z.enum(FULL_TEXT_LANGUAGES).optional() }).strict().openapi('ReindexRequest');
-export const ReindexResponse = z.object({ knowledgeBase: KnowledgeBaseSchema, jobs: z.number() });
+export const ReindexResponse = z.object({ knowledgeBase: KnowledgeBaseSchema, jobs: z.number(), jobIds: z.array(z.uuid()) });

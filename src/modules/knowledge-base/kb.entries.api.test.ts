@@ -153,6 +153,15 @@ describe('knowledge-base entries, revisions and ingestion', () => {
     for (const table of ['kb_entries', 'kb_revisions', 'kb_chunks', 'kb_jobs'] as const) expect([table, await countRows(t, table, kb.id)]).toEqual([table, 0]);
   });
 
+  it('when file names carry non-ASCII letters or dots, then they are kept as sent (a label, never a path)', async () => {
+    const { auth } = await person(t);
+    const kb = await newKb(t, auth);
+    for (const name of ['Überblick ä.txt', 'Q3...final notes.md', '報告.txt']) {
+      const res = await request(t.app).post(`/api/knowledge-bases/${kb.id}/entries`).set(auth).attach('file', Buffer.from(`Plain text for ${name}.`), { filename: name, contentType: 'text/plain' });
+      expect([name, res.status, res.body.revision?.originalName]).toEqual([name, 202, name]);
+    }
+  });
+
   it('when several files are uploaded at once, then every one is indexed exactly once', async () => {
     const { auth } = await person(t);
     const kb = await newKb(t, auth);
@@ -224,28 +233,89 @@ describe('knowledge-base entries, revisions and ingestion', () => {
     expect((await request(t.app).get(`${base}/revisions/1`).set(owner.auth)).body.revision.content).toBe('The CEO earns a lot.');
   });
 
-  it("when a job is cancelled before a worker takes it, then it ends cancelled with nothing indexed, and a finished job cannot be cancelled", async () => {
-    // A second app on the same database without workers: its jobs wait in the queue.
-    const idle = await createTestApp({ INGEST_WORKERS: '0', CREDENTIAL_RATE_LIMIT_MAX: '10000' }, { database: t.database });
+  it('when a job is cancelled before any worker takes it, then it ends cancelled with nothing indexed, and a finished job cannot be cancelled', async () => {
+    // A database of its own with no worker anywhere: the job waits in the queue for sure.
+    const iso = await isolatedDatabase(captureLogger().logger);
+    const idle = await createTestApp({ INGEST_WORKERS: '0', CREDENTIAL_RATE_LIMIT_MAX: '10000' }, { database: iso.database });
     try {
       const { auth } = await person(idle);
       const kb = await newKb(idle, auth);
-      // Stop the busy app's worker from taking it first: cancel straight away via the idle app.
       const res = await request(idle.app).post(`/api/knowledge-bases/${kb.id}/entries`).set(auth).send({ title: 'Draft', text: 'Soon to be cancelled.' });
       const cancel = await request(idle.app).post(`/api/jobs/${res.body.job.id}/cancel`).set(auth);
-      if (cancel.status === 409) {
-        // The other app's worker was faster; then the job must have finished cleanly.
-        expect((await jobEnd(idle, auth, res.body.job.id)).status).toBe('succeeded');
-      } else {
-        expect([cancel.status, cancel.body.job.status]).toEqual([200, 'cancelled']);
-        const entry = await request(idle.app).get(`/api/knowledge-bases/${kb.id}/entries/${res.body.entry.id}`).set(auth);
-        expect(entry.body.entry).toMatchObject({ currentRevision: null, latestRevision: { status: 'failed' } });
-        expect(await countRows(idle, 'kb_chunks', kb.id)).toBe(0);
-      }
+      expect([cancel.status, cancel.body.job.status]).toEqual([200, 'cancelled']);
+      const entry = await request(idle.app).get(`/api/knowledge-bases/${kb.id}/entries/${res.body.entry.id}`).set(auth);
+      expect(entry.body.entry).toMatchObject({ currentRevision: null, latestRevision: { status: 'failed' } });
+      expect(await countRows(idle, 'kb_chunks', kb.id)).toBe(0);
       const again = await request(idle.app).post(`/api/jobs/${res.body.job.id}/cancel`).set(auth);
       expect([again.status, again.body.error.code]).toEqual([409, 'job-finished']);
     } finally {
       await idle.close();
+      await iso.drop();
+    }
+  });
+
+  it('when a job is cancelled while a worker is embedding, then the batch in flight is not stored, nothing of the revision stays indexed, and the provider is asked no more', async () => {
+    let calls = 0;
+    let release: () => void = () => {};
+    const provider = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        calls += 1;
+        const { input } = JSON.parse(body) as { input: string[] };
+        const answer = () => res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ data: input.map((_, index) => ({ index, embedding: Array.from({ length: 384 }, (_, i) => Math.cos(i + index)) })), usage: { prompt_tokens: 5 * input.length } }));
+        // The second call hangs until the test has cancelled: it is the batch in flight.
+        if (calls === 2) release = answer;
+        else setTimeout(answer, 20);
+      });
+    });
+    await new Promise<void>((r) => provider.listen(0, '127.0.0.1', r));
+    const iso = await isolatedDatabase(captureLogger().logger);
+    const app = await createTestApp(
+      { CREDENTIAL_RATE_LIMIT_MAX: '10000', EMBEDDING_PROVIDER: 'openai', EMBEDDING_MODEL: 'fake', EMBEDDING_BASE_URL: `http://127.0.0.1:${(provider.address() as AddressInfo).port}/v1`, EMBEDDING_BATCH_SIZE: '4' },
+      { database: iso.database },
+    );
+    try {
+      const { auth } = await person(app);
+      const kb = await newKb(app, auth);
+      const text = Array.from({ length: 16 }, (_, i) => `# Part ${i}\n\n${'Careful words about part number. '.repeat(40)}`).join('\n\n');
+      const res = await request(app.app).post(`/api/knowledge-bases/${kb.id}/entries`).set(auth).send({ title: 'Long', text });
+      const until = Date.now() + 15_000;
+      while (calls < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      expect(calls).toBe(2);
+      expect(await countRows(app, 'kb_chunks', kb.id)).toBe(4);
+      const cancel = await request(app.app).post(`/api/jobs/${res.body.job.id}/cancel`).set(auth);
+      expect([cancel.status, cancel.body.job.status]).toEqual([200, 'cancelled']);
+      release();
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(await countRows(app, 'kb_chunks', kb.id)).toBe(0);
+      expect(calls).toBe(2);
+      const entry = await request(app.app).get(`/api/knowledge-bases/${kb.id}/entries/${res.body.entry.id}`).set(auth);
+      expect(entry.body.entry).toMatchObject({ currentRevision: null, latestRevision: { status: 'failed' } });
+    } finally {
+      await app.close();
+      await iso.drop();
+      provider.close();
+    }
+  });
+
+  it('when two large revisions differ everywhere, then the diff answers 422 in bounded time instead of stalling the server', async () => {
+    const iso = await isolatedDatabase(captureLogger().logger);
+    const idle = await createTestApp({ INGEST_WORKERS: '0', CREDENTIAL_RATE_LIMIT_MAX: '10000' }, { database: iso.database });
+    try {
+      const { auth } = await person(idle);
+      const kb = await newKb(idle, auth);
+      const lines = (tag: string) => Array.from({ length: 12_000 }, (_, i) => `${tag} line ${i} ${(i * 7919) % 1000}`).join('\n');
+      const first = await request(idle.app).post(`/api/knowledge-bases/${kb.id}/entries`).set(auth).send({ title: 'Big', text: lines('alpha') });
+      const base = `/api/knowledge-bases/${kb.id}/entries/${first.body.entry.id}`;
+      expect((await request(idle.app).post(`${base}/revisions`).set(auth).send({ text: lines('omega') })).status).toBe(202);
+      const diff = await request(idle.app).get(`${base}/diff`).query({ from: 1, to: 2 }).set(auth);
+      expect([diff.status, diff.body.error.code]).toEqual([422, 'diff-too-large']);
+      const huge = await request(idle.app).get(`${base}/diff`).query({ from: 1, to: 99999999999 }).set(auth);
+      expect(huge.status).toBe(400);
+    } finally {
+      await idle.close();
+      await iso.drop();
     }
   });
 

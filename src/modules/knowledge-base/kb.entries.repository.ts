@@ -177,15 +177,24 @@ export class KbEntriesRepository {
       .limit(500);
   }
 
-  /** Claims the job for `owner` unless another live lease holds it; counts the attempt. */
+  /**
+   * Claims the job for `owner` (a token of this one run) unless a live lease holds it; counts the
+   * attempt. A job whose lease lapsed (its worker died or stalled) can be claimed again.
+   */
   async claimJob(id: string, owner: string, leaseSeconds: number): Promise<JobRow | undefined> {
     const [row] = rowsOf<Record<string, unknown>>(
       await this.db.execute(sql`UPDATE kb_jobs SET status = 'running', lease_owner = ${owner}, lease_until = now() + make_interval(secs => ${leaseSeconds}),
           attempts = attempts + 1, started_at = coalesce(started_at, now()), updated_at = clock_timestamp()
-        WHERE id = ${id} AND status IN ('queued', 'running') AND (lease_until IS NULL OR lease_until < now() OR lease_owner = ${owner})
+        WHERE id = ${id} AND status IN ('queued', 'running') AND (lease_until IS NULL OR lease_until < now())
         RETURNING id`),
     );
     return row ? this.findJob(id) : undefined;
+  }
+
+  /** In a worker's transaction: the job is still this run's (not cancelled or taken over), held until commit. */
+  async holdsJob(id: string, owner: string): Promise<boolean> {
+    const rows = await this.db.select({ id: kbJobs.id }).from(kbJobs).where(and(eq(kbJobs.id, id), eq(kbJobs.leaseOwner, owner), eq(kbJobs.status, 'running'))).for('share');
+    return rows.length === 1;
   }
 
   /** Renews the lease and records progress; false when the job was cancelled or taken over. */
@@ -212,11 +221,18 @@ export class KbEntriesRepository {
       .where(and(eq(kbJobs.id, id), eq(kbJobs.leaseOwner, owner), eq(kbJobs.status, 'running')));
   }
 
-  /** Jobs whose worker stopped renewing its lease (crashed, killed): put back in the queue once. */
-  async takeOverLapsedJobs(limit = 50): Promise<string[]> {
+  /**
+   * Jobs to send to the queue again: running ones whose worker stopped renewing its lease (crashed,
+   * killed), and queued ones nothing has touched for `staleSeconds` (their queue message was lost:
+   * a failed send after commit, a shutdown mid-job). Each comes back once per `staleSeconds`; a
+   * duplicate delivery is harmless, since claiming is.
+   */
+  async takeOverLapsedJobs(staleSeconds: number, limit = 50): Promise<string[]> {
     const rows = rowsOf<{ id: string }>(
       await this.db.execute(sql`UPDATE kb_jobs SET status = 'queued', lease_owner = NULL, lease_until = NULL, updated_at = clock_timestamp()
-        WHERE id IN (SELECT id FROM kb_jobs WHERE status = 'running' AND lease_until < now() ORDER BY lease_until LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+        WHERE id IN (SELECT id FROM kb_jobs
+          WHERE (status = 'running' AND lease_until < now()) OR (status = 'queued' AND updated_at < now() - make_interval(secs => ${staleSeconds}))
+          ORDER BY updated_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)
         RETURNING id`),
     );
     return rows.map((r) => r.id);
@@ -274,7 +290,8 @@ export class KbEntriesRepository {
   /**
    * Moves a knowledge base's chunks into the HNSW index: 'building' first (new batches go in from
    * then on; the row lock waits for batches in flight), then the existing chunks in slices, then
-   * 'ready', when search may use the index for it. Safe to run again after a crash half-way.
+   * 'ready' once none is left out, when search may use the index for it. Promotions of one
+   * knowledge base run one at a time (each slice locks its row); safe to run again after a crash.
    */
   async promoteToVectorIndex(kbId: string, slice = 2000): Promise<boolean> {
     const [started] = await this.db
@@ -284,14 +301,23 @@ export class KbEntriesRepository {
       .returning({ id: knowledgeBases.id });
     if (!started) return false;
     for (;;) {
-      const moved = rowsOf<{ id: number }>(
-        await this.db.execute(sql`UPDATE kb_chunks SET in_vector_index = true WHERE id IN (
-            SELECT id FROM kb_chunks WHERE kb_id = ${kbId} AND NOT in_vector_index LIMIT ${slice} FOR UPDATE SKIP LOCKED) RETURNING id`),
-      );
-      if (moved.length === 0) break;
+      const done = await this.db.transaction(async (tx) => {
+        await tx.select({ id: knowledgeBases.id }).from(knowledgeBases).where(eq(knowledgeBases.id, kbId)).for('update');
+        const moved = rowsOf<{ id: number }>(
+          await tx.execute(sql`UPDATE kb_chunks SET in_vector_index = true WHERE id IN (
+              SELECT id FROM kb_chunks WHERE kb_id = ${kbId} AND NOT in_vector_index LIMIT ${slice}) RETURNING id`),
+        );
+        if (moved.length > 0) return false;
+        await tx.update(knowledgeBases).set({ vectorIndex: 'ready' }).where(and(eq(knowledgeBases.id, kbId), eq(knowledgeBases.vectorIndex, 'building')));
+        return true;
+      });
+      if (done) return true;
     }
-    await this.db.update(knowledgeBases).set({ vectorIndex: 'ready' }).where(and(eq(knowledgeBases.id, kbId), eq(knowledgeBases.vectorIndex, 'building')));
-    return true;
+  }
+
+  /** Only a pending revision becomes 'processing' (a cancelled one stays failed). */
+  async markProcessing(revisionId: string): Promise<void> {
+    await this.db.update(kbRevisions).set({ status: 'processing' }).where(and(eq(kbRevisions.id, revisionId), eq(kbRevisions.status, 'pending')));
   }
 
   async deleteChunksOfRevision(revisionId: string): Promise<void> {

@@ -7,7 +7,7 @@ import type { AuditService } from '../../platform/audit/audit.service';
 import { safeFetch } from '../../platform/net/safe-fetch';
 import type { Principal } from '../auth';
 import type { KnowledgeBaseService } from './kb.service';
-import type { KbEntriesRepository, EntryListRow, EntryRow, JobRow, NewRevision, RevisionSummary } from './kb.entries.repository';
+import type { KbEntriesRepository, EntryListRow, EntryRow, JobRow, NewRevision, RevisionRow, RevisionSummary } from './kb.entries.repository';
 import { parseDocument, type ParsedDocument } from './kb.parsers';
 import type { Ingestor } from './kb.ingest';
 
@@ -122,6 +122,8 @@ const presentEntry = (e: EntryListRow): PublicEntry => ({
   updatedAt: e.updatedAt.toISOString(),
 });
 
+const DIFF_TIMEOUT_MS = 1500;
+
 const hashOf = (text: string) => crypto.createHash('sha256').update(text, 'utf8').digest('hex');
 
 /**
@@ -131,8 +133,8 @@ const hashOf = (text: string) => crypto.createHash('sha256').update(text, 'utf8'
 function checkFileName(name: string): string {
   const trimmed = name.normalize('NFC').trim();
   // eslint-disable-next-line no-control-regex
-  if (!trimmed || trimmed.length > 255 || /[/\\\u0000-\u001f\u007f]/.test(trimmed) || trimmed === '.' || trimmed.includes('..')) {
-    throw new BadRequestError('invalid-file-name', 'The file name must be a plain name (no folders, "..", or control characters), at most 255 characters.');
+  if (!trimmed || trimmed.length > 255 || /[/\\\u0000-\u001f\u007f-\u009f]/.test(trimmed) || trimmed === '.' || trimmed === '..') {
+    throw new BadRequestError('invalid-file-name', 'The file name must be a plain name (no folders or control characters), at most 255 characters.');
   }
   return trimmed;
 }
@@ -187,7 +189,7 @@ export class KbEntriesService {
       return { entry, revision, job };
     });
     await this.ingestor.enqueue(job.id);
-    await this.audit.record({ action: 'kb.entry.create', actorUserId: p.user.id, targetType: 'kb_entry', targetId: entry.id, metadata: { kbId: kb.id, sourceType, format: m.parsed.format, sizeBytes: m.sizeBytes }, ...origin });
+    await this.audit.record({ action: 'kb.entry.create', actorUserId: p.user.id, targetType: 'kb_entry', targetId: entry.id, metadata: { kbId: kb.id, sourceType, format: m.parsed.format, sizeBytes: m.sizeBytes, ...('url' in input ? { url: input.url, finalUrl: m.sourceUrl } : {}) }, ...origin });
     return { entry: this.present(entry, null, revision), revision: presentRevision(revision, null), job: presentJob(job) };
   }
 
@@ -236,14 +238,21 @@ export class KbEntriesService {
     return { unchanged: result.unchanged, revision: presentRevision(result.revision, result.currentId), job: result.job ? presentJob(result.job) : null };
   }
 
-  /** Restoring makes the old content the newest revision; history is never rewritten. */
-  async restore(p: Principal, kbId: string, entryId: string, number: number, origin: Origin) {
+  /** Restoring makes the old content the newest revision, exactly as it was stored; history is never rewritten. */
+  async restore(p: Principal, kbId: string, entryId: string, number: number, origin: Origin): Promise<{ unchanged: boolean; revision: PublicRevision; job: PublicJob | null }> {
     await this.kbs.writable(p, kbId);
     await this.entryIn(kbId, entryId);
-    const old = await this.repo.revisionByNumber(entryId, number);
-    if (!old) throw new NotFoundError('revision-not-found', `This entry has no revision ${number}.`);
-    const source: RevisionSource = old.original && old.originalName ? { upload: { bytes: old.original, originalName: old.originalName, mimeType: old.mimeType ?? 'application/octet-stream' } } : { text: old.content };
-    return this.revise(p, kbId, entryId, source, origin, number);
+    const result = await this.repo.transaction(async (tx) => {
+      const entry = (await tx.lockEntry(entryId))!;
+      const old = await tx.revisionByNumber(entryId, number);
+      if (!old) throw new NotFoundError('revision-not-found', `This entry has no revision ${number}.`);
+      const revision = await tx.insertRevision(entryId, { ...copyOf(old), authorId: p.user.id, restoredFrom: number });
+      const job = await tx.insertJob({ kbId, entryId, revisionId: revision.id, userId: p.user.id });
+      return { revision, job, currentId: entry.currentRevisionId };
+    });
+    await this.ingestor.enqueue(result.job.id);
+    await this.audit.record({ action: 'kb.entry.restore', actorUserId: p.user.id, targetType: 'kb_entry', targetId: entryId, metadata: { kbId, revision: result.revision.number, restoredFrom: number }, ...origin });
+    return { unchanged: false, revision: presentRevision(result.revision, result.currentId), job: presentJob(result.job) };
   }
 
   /** The entry a folder import keeps for a file, found by its title (the file's path in the folder). */
@@ -260,7 +269,7 @@ export class KbEntriesService {
    * revision. During a change of model or language, the vector and text legs only match entries whose
    * job has finished.
    */
-  async reindex(p: Principal, kbId: string, input: { language?: string }, origin: Origin): Promise<{ jobs: number }> {
+  async reindex(p: Principal, kbId: string, input: { language?: string }, origin: Origin): Promise<{ jobs: PublicJob[] }> {
     const before = await this.kbs.writable(p, kbId);
     const target = { ...this.kbs.indexingDefaults, language: input.language ?? before.language };
     await this.kbs.prepareVectorIndex(target.embeddingDimensions);
@@ -271,19 +280,7 @@ export class KbEntriesService {
       const created: JobRow[] = [];
       for (const r of await tx.currentRevisions(kbId)) {
         await tx.lockEntry(r.entryId);
-        const copy = await tx.insertRevision(r.entryId, {
-          content: r.content,
-          contentHash: r.contentHash,
-          sizeBytes: r.sizeBytes,
-          tokenCount: r.tokenCount,
-          format: r.format,
-          authorId: p.user.id,
-          original: r.original,
-          originalName: r.originalName,
-          mimeType: r.mimeType,
-          sourceUrl: r.sourceUrl,
-          reindex: true,
-        });
+        const copy = await tx.insertRevision(r.entryId, { ...copyOf(r), authorId: p.user.id, reindex: true });
         created.push(await tx.insertJob({ kbId, entryId: r.entryId, revisionId: copy.id, userId: p.user.id }));
       }
       return created;
@@ -297,7 +294,7 @@ export class KbEntriesService {
       metadata: { entries: jobs.length, from: { model: before.embeddingModel, dimensions: before.embeddingDimensions, language: before.language }, to: { model: target.embeddingModel, dimensions: target.embeddingDimensions, language: target.language } },
       ...origin,
     });
-    return { jobs: jobs.length };
+    return { jobs: jobs.map(presentJob) };
   }
 
   async list(p: Principal, kbId: string, opts: { limit: number; offset: number }): Promise<{ entries: PublicEntry[]; total: number }> {
@@ -342,7 +339,10 @@ export class KbEntriesService {
     const entry = await this.entryIn(kbId, entryId);
     const [a, b] = await Promise.all([this.repo.revisionByNumber(entryId, from), this.repo.revisionByNumber(entryId, to)]);
     if (!a || !b) throw new NotFoundError('revision-not-found', `This entry has no revision ${!a ? from : to}.`);
-    const diff = createTwoFilesPatch(`${entry.title} (revision ${from})`, `${entry.title} (revision ${to})`, a.content, b.content, undefined, undefined, { context: 3 });
+    // Diffing is quadratic in the worst case and runs on the event loop: bounded in time, so two very
+    // different large revisions get a clear answer instead of stalling every request.
+    const diff = createTwoFilesPatch(`${entry.title} (revision ${from})`, `${entry.title} (revision ${to})`, a.content, b.content, undefined, undefined, { context: 3, timeout: DIFF_TIMEOUT_MS });
+    if (diff === undefined) throw new AppError(422, 'diff-too-large', `Revisions ${from} and ${to} differ too much to show as a diff; download each revision instead.`);
     return { from, to, diff, changed: a.contentHash !== b.contentHash };
   }
 
@@ -381,6 +381,11 @@ export class KbEntriesService {
     await this.audit.record({ action: 'kb.job.cancel', actorUserId: p.user.id, targetType: 'kb_job', targetId: id, ...origin });
     return this.job(p, id);
   }
+}
+
+/** A stored revision's content and origin, for a new revision that repeats it (restore, re-index). */
+function copyOf(r: RevisionRow): Omit<NewRevision, 'authorId'> {
+  return { content: r.content, contentHash: r.contentHash, sizeBytes: r.sizeBytes, tokenCount: r.tokenCount, format: r.format, original: r.original, originalName: r.originalName, mimeType: r.mimeType, sourceUrl: r.sourceUrl };
 }
 
 /** A download or display name without path parts or quotes. */

@@ -32,7 +32,7 @@ class JobStopped extends Error {}
  * (an idempotency key per batch), so nothing is embedded, stored or counted twice.
  */
 export class Ingestor {
-  /** Identifies this process's worker in leases (and logs): host, pid and a random start id. */
+  /** Identifies this process in leases (and logs): host, pid and a random start id; each run adds its own token. */
   readonly owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`;
   private reaper?: NodeJS.Timeout;
   private stopping = new AbortController();
@@ -75,8 +75,8 @@ export class Ingestor {
   }
 
   private async takeOverLapsed(): Promise<void> {
-    for (const id of await this.deps.repo.takeOverLapsedJobs()) {
-      this.deps.logger.warn('kb.ingest.job.taken-over', { jobId: id, note: 'its worker stopped renewing the lease (crash or kill); resuming' });
+    for (const id of await this.deps.repo.takeOverLapsedJobs(this.deps.settings.leaseSeconds * 2)) {
+      this.deps.logger.warn('kb.ingest.job.taken-over', { jobId: id, note: 'its worker stopped renewing the lease (crash or kill), or its queue message was lost; resuming' });
       await this.enqueue(id);
     }
   }
@@ -84,34 +84,55 @@ export class Ingestor {
   /** Runs one job to its end or to a clean stop; throws only for a retryable failure. */
   async run(jobId: string): Promise<void> {
     const { repo, settings, logger } = this.deps;
-    const job = await repo.claimJob(jobId, this.owner, settings.leaseSeconds);
+    // A token per run: two workers of this process never share a lease.
+    const owner = `${this.owner}:${crypto.randomBytes(3).toString('hex')}`;
+    const job = await repo.claimJob(jobId, owner, settings.leaseSeconds);
     if (!job) return; // finished, cancelled, or another worker holds it
     const log = { jobId, revisionId: job.revisionId, attempt: job.attempts };
     logger.info('kb.ingest.job.start', log);
+    // The lease is renewed on a clock, not only between batches: one slow provider call (timeouts,
+    // retries, Retry-After) must not let another worker take over a job that is still running.
+    const lease = { lost: false };
+    const renew = setInterval(() => {
+      repo.heartbeat(jobId, owner, settings.leaseSeconds, {}).then(
+        (held) => {
+          if (!held) lease.lost = true;
+        },
+        (err: Error) => logger.warn('kb.ingest.lease.renew-failed', { jobId, error: err.message }),
+      );
+    }, Math.max(500, (settings.leaseSeconds * 1000) / 3));
     try {
-      const timings = await this.process(job);
+      const timings = await this.process(job, owner, lease);
       logger.info('kb.ingest.job.done', { ...log, ...timings });
     } catch (err) {
-      if (err instanceof JobStopped) {
-        logger.info('kb.ingest.job.stopped', { ...log, reason: err.message });
-        if (err.message === 'shutdown') await repo.releaseJob(jobId, this.owner);
+      // A shutdown aborts the provider call too: that is a stop, not a failed attempt.
+      const stopped = err instanceof JobStopped ? err.message : this.stopping.signal.aborted ? 'shutdown' : undefined;
+      if (stopped) {
+        logger.info('kb.ingest.job.stopped', { ...log, reason: stopped });
+        if (stopped === 'shutdown') {
+          await repo.releaseJob(jobId, owner).catch(() => undefined);
+          // Let pg-boss deliver it again (to another process, or this one after its restart).
+          throw new Error('stopped by shutdown');
+        }
         return;
       }
       const message = err instanceof AppError ? err.message : `Indexing failed: ${(err as Error).message}`;
       if (job.attempts < settings.maxAttempts && retryable(err)) {
         logger.warn('kb.ingest.job.retry', { ...log, error: message });
-        await repo.releaseJob(jobId, this.owner, message);
+        await repo.releaseJob(jobId, owner, message);
         throw err;
       }
       logger.warn('kb.ingest.job.failed', { ...log, error: message });
-      await this.fail(job, message);
+      await this.fail(job, owner, message);
+    } finally {
+      clearInterval(renew);
     }
   }
 
-  private async fail(job: JobRow, message: string): Promise<void> {
+  private async fail(job: JobRow, owner: string, message: string): Promise<void> {
     const { repo } = this.deps;
     await repo.transaction(async (tx) => {
-      if (!(await tx.finishJob(job.id, { status: 'failed', error: message, owner: this.owner }))) return;
+      if (!(await tx.finishJob(job.id, { status: 'failed', error: message, owner }))) return;
       await tx.setRevisionStatus(job.revisionId, 'failed', message);
       // A failed revision never serves search: its partial chunks go.
       await tx.deleteChunksOfRevision(job.revisionId);
@@ -119,7 +140,7 @@ export class Ingestor {
   }
 
   /** Returns where the time went (ms), for the log line and the ingestion benchmark. */
-  private async process(job: JobRow): Promise<{ chunks: number; chunkMs: number; embedMs: number; storeMs: number; swapMs: number }> {
+  private async process(job: JobRow, owner: string, lease: { lost: boolean }): Promise<{ chunks: number; chunkMs: number; embedMs: number; storeMs: number; swapMs: number }> {
     const { repo, settings } = this.deps;
     const timings = { chunks: 0, chunkMs: 0, embedMs: 0, storeMs: 0, swapMs: 0 };
     let mark = performance.now();
@@ -130,12 +151,12 @@ export class Ingestor {
     };
     const beat = async (progress: Parameters<KbEntriesRepository['heartbeat']>[3]) => {
       if (this.stopping.signal.aborted) throw new JobStopped('shutdown');
-      if (!(await repo.heartbeat(job.id, this.owner, settings.leaseSeconds, progress))) throw new JobStopped('cancelled or taken over');
+      if (lease.lost || !(await repo.heartbeat(job.id, owner, settings.leaseSeconds, progress))) throw new JobStopped('cancelled or taken over');
     };
     const kb = await repo.knowledgeBaseOf(job.kbId);
     const revision = await repo.revisionContent(job.revisionId);
     if (!kb || !revision) throw new JobStopped('deleted');
-    await repo.setRevisionStatus(job.revisionId, 'processing');
+    await repo.markProcessing(job.revisionId);
 
     await beat({ stage: 'chunking' });
     const chunks = chunkText(revision.content);
@@ -155,6 +176,8 @@ export class Ingestor {
       const result = await embedder.embed(texts, { signal: this.stopping.signal, tokenCounts: batch.map((c, j) => c.tokenCount + (texts[j]!.length > c.content.length ? countTokens(texts[j]!.slice(0, texts[j]!.length - c.content.length)) : 0)) });
       lap('embedMs');
       await repo.transaction(async (tx) => {
+        // Held until commit: a cancel (or a takeover) either waits for this batch or prevents it.
+        if (!(await tx.holdsJob(job.id, owner))) throw new JobStopped('cancelled or taken over');
         await tx.insertChunks(
           scope,
           job.entryId,
@@ -185,7 +208,7 @@ export class Ingestor {
       const entry = await tx.lockEntry(job.entryId);
       if (!entry) throw new JobStopped('deleted');
       if ((await tx.countChunks(job.revisionId)) !== chunks.length) throw new Error('chunk count does not match after embedding');
-      if (!(await tx.finishJob(job.id, { status: 'succeeded', owner: this.owner }))) throw new JobStopped('cancelled or taken over');
+      if (!(await tx.finishJob(job.id, { status: 'succeeded', owner }))) throw new JobStopped('cancelled or taken over');
       const current = entry.currentRevisionId ? await tx.revisionById(entry.currentRevisionId) : undefined;
       // A newer revision that finished first stays current; this one is history straight away.
       if (current && current.number > revision.number) {

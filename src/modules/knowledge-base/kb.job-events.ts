@@ -46,8 +46,9 @@ export class JobEvents {
     if (this.polling) return;
     this.polling = true;
     try {
-      // Overlap the window a little: commits land out of order; `sent` drops what was already sent.
-      const from = new Date(this.since.getTime() - 2000);
+      // Overlap the window generously: updated_at is stamped when a statement runs, and its
+      // transaction may commit seconds later (the swap); `sent` drops what was already sent.
+      const from = new Date(this.since.getTime() - 30_000);
       const jobs = await this.repo.jobsChangedSince([...this.listeners.keys()], from);
       for (const job of jobs) {
         const stamp = job.updatedAt.toISOString();

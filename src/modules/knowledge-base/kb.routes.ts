@@ -58,7 +58,7 @@ export function kbRoutes(docs: ApiDocs, service: KnowledgeBaseService, entries: 
     async (req, res) => {
       const { params, body } = validated<{ params: typeof dto.KbParams; body: typeof dto.ReindexBody }>(req);
       const { jobs } = await entries.reindex(principal(req), params.id, body, AuditService.origin(req));
-      res.status(202).json({ knowledgeBase: await service.get(principal(req), params.id), jobs });
+      res.status(202).json({ knowledgeBase: await service.get(principal(req), params.id), jobs: jobs.length, jobIds: jobs.map((j) => j.id) });
     },
   );
   api.route(
@@ -172,8 +172,6 @@ export function kbRoutes(docs: ApiDocs, service: KnowledgeBaseService, entries: 
       res.flushHeaders();
       const send = (job: unknown) => res.write(`event: job\ndata: ${JSON.stringify(job)}\n\n`);
       const unsubscribe = events.subscribe(user, send);
-      for (const job of await events.snapshot(user)) send(job);
-      res.write('event: ready\ndata: {}\n\n');
       // Proxies close quiet connections; a comment line every 15 s keeps this one open.
       const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
       const close = () => {
@@ -187,6 +185,15 @@ export function kbRoutes(docs: ApiDocs, service: KnowledgeBaseService, entries: 
       };
       opts.signal.addEventListener('abort', end);
       res.on('close', close);
+      try {
+        for (const job of await events.snapshot(user)) send(job);
+        res.write('event: ready\ndata: {}\n\n');
+      } catch (err) {
+        // The headers are gone: say it in the stream and end it; the client reconnects.
+        res.write(`event: error\ndata: ${JSON.stringify({ code: 'job-events-unavailable', message: 'Job progress is unavailable right now; reconnect shortly.' })}\n\n`);
+        end();
+        throw err;
+      }
     },
   );
   api.route(

@@ -16,7 +16,7 @@ declare module 'express-serve-static-core' {
  */
 export function singleUpload(field: string, maxBytes: number): RequestHandler {
   // preservePath: the name as sent, so a name that is really a path is refused rather than trimmed.
-  const parse = multer({ storage: multer.memoryStorage(), preservePath: true, limits: { fileSize: maxBytes, files: 1, fields: 20, fieldSize: 64 * 1024, parts: 24 } }).single(field);
+  const parse = multer({ storage: multer.memoryStorage(), preservePath: true, defParamCharset: 'utf8', limits: { fileSize: maxBytes, files: 1, fields: 20, fieldSize: 64 * 1024, parts: 24 } }).single(field);
   return (req, res, next) => {
     parse(req, res, (err: unknown) => {
       if (err instanceof multer.MulterError) {
