@@ -402,6 +402,41 @@ describe('knowledge-base entries, revisions and ingestion', () => {
     }
   });
 
+  it('when a re-index to another model of the same size is under way, then vectors of the old model are never compared with the new one', async () => {
+    const provider = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        const { input } = JSON.parse(body) as { input: string[] };
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ data: input.map((_, index) => ({ index, embedding: Array.from({ length: 384 }, (_, i) => Math.sin(i)) })), usage: { prompt_tokens: 3 } }));
+      });
+    });
+    await new Promise<void>((r) => provider.listen(0, '127.0.0.1', r));
+    const iso = await isolatedDatabase(captureLogger().logger);
+    const local = await createTestApp({ CREDENTIAL_RATE_LIMIT_MAX: '10000' }, { database: iso.database });
+    // The instance switched to a remote 384-d model; no worker runs, so the re-index stays pending.
+    const remote = await createTestApp(
+      { CREDENTIAL_RATE_LIMIT_MAX: '10000', INGEST_WORKERS: '0', EMBEDDING_PROVIDER: 'openai', EMBEDDING_MODEL: 'other-384', EMBEDDING_BASE_URL: `http://127.0.0.1:${(provider.address() as AddressInfo).port}/v1` },
+      { database: iso.database },
+    );
+    try {
+      const { auth } = await person(local);
+      const kb = await newKb(local, auth);
+      await addText(local, auth, kb.id, 'Backups', 'Backups run nightly and are kept for thirty days.');
+      await local.close();
+      const re = await request(remote.app).post(`/api/knowledge-bases/${kb.id}/reindex`).set(auth).send({});
+      expect([re.status, re.body.knowledgeBase.embedding]).toEqual([202, { provider: 'openai', model: 'other-384', dimensions: 384 }]);
+      const res = await request(remote.app).get(`/api/knowledge-bases/${kb.id}/search`).query({ q: 'how long are backups kept' }).set(auth);
+      expect(res.status).toBe(200);
+      // Full text still finds the entry; the vector leg has nothing of the current model yet.
+      expect(res.body.hits.map((h: { entryTitle: string; vectorRank: number | null; textRank: number | null }) => [h.entryTitle, h.vectorRank, h.textRank !== null])).toEqual([['Backups', null, true]]);
+    } finally {
+      await remote.close();
+      await iso.drop();
+      provider.close();
+    }
+  });
+
   it('when a knowledge base still has a job waiting, then a re-index is refused with 409 and changes nothing', async () => {
     const iso = await isolatedDatabase(captureLogger().logger);
     // No worker anywhere on this database: the job stays queued.

@@ -269,13 +269,13 @@ export class KbEntriesRepository {
    * a transaction: the knowledge base row is read FOR SHARE, so a move into the HNSW index
    * (promoteToVectorIndex) waits for batches in flight and every later batch sees it.
    */
-  async insertChunks(kb: { id: string; dimensions: number; language: string }, entryId: string, revisionId: string, chunks: ChunkInsert[]): Promise<number> {
+  async insertChunks(kb: { id: string; dimensions: number; model: string; language: string }, entryId: string, revisionId: string, chunks: ChunkInsert[]): Promise<number> {
     if (chunks.length === 0) return 0;
     const [state] = await this.db.select({ vectorIndex: knowledgeBases.vectorIndex }).from(knowledgeBases).where(eq(knowledgeBases.id, kb.id)).for('share');
     const inVectorIndex = (state?.vectorIndex ?? 'none') !== 'none';
     const rows = await this.db
       .insert(kbChunks)
-      .values(chunks.map((c) => ({ kbId: kb.id, entryId, revisionId, ordinal: c.ordinal, content: c.content, tokenCount: c.tokenCount, metadata: c.metadata, embedding: c.embedding, embeddingDimensions: kb.dimensions, inVectorIndex, language: kb.language })))
+      .values(chunks.map((c) => ({ kbId: kb.id, entryId, revisionId, ordinal: c.ordinal, content: c.content, tokenCount: c.tokenCount, metadata: c.metadata, embedding: c.embedding, embeddingDimensions: kb.dimensions, embeddingModel: kb.model, inVectorIndex, language: kb.language })))
       .onConflictDoNothing({ target: [kbChunks.revisionId, kbChunks.ordinal] })
       .returning({ id: kbChunks.id });
     return rows.length;

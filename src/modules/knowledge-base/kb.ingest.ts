@@ -168,7 +168,7 @@ export class Ingestor {
     lap('chunkMs');
 
     const embedder = this.deps.embedderFor(kb);
-    const scope = { id: kb.id, dimensions: kb.embeddingDimensions, language: kb.language };
+    const scope = { id: kb.id, dimensions: kb.embeddingDimensions, model: kb.embeddingModel, language: kb.language };
     for (let i = 0; i < missing.length; i += embedder.batchSize) {
       const batch = missing.slice(i, i + embedder.batchSize);
       // The heading path goes into what is embedded, so a passage is found by its section's name too.

@@ -49,7 +49,7 @@ describe('retrieval over labelled company documents', () => {
       const [rev] = await db.insert(kbRevisions).values({ entryId: entry!.id, number: 1, content, contentHash: file, sizeBytes: content.length, status: 'ready' }).returning();
       const chunks = chunkText(content);
       await db.insert(kbChunks).values(
-        chunks.map((c) => ({ kbId, entryId: entry!.id, revisionId: rev!.id, ordinal: c.ordinal, content: c.content, tokenCount: c.tokenCount, metadata: { headingPath: c.headingPath }, embedding: embedder.embedOne(c.content), embeddingDimensions: 384, language: 'english' })),
+        chunks.map((c) => ({ kbId, entryId: entry!.id, revisionId: rev!.id, ordinal: c.ordinal, content: c.content, tokenCount: c.tokenCount, metadata: { headingPath: c.headingPath }, embedding: embedder.embedOne(c.content), embeddingDimensions: 384, embeddingModel: 'hashing-v1', language: 'english' })),
       );
       await db.update(kbEntries).set({ currentRevisionId: rev!.id }).where(eq(kbEntries.id, entry!.id));
       entryIds.set(file, entry!.id);

@@ -117,6 +117,11 @@ export const kbChunks = pgTable(
     metadata: jsonb('metadata').$type<{ headingPath?: string[]; [k: string]: unknown }>().notNull().default({}),
     embedding: anyVector('embedding').notNull(),
     embeddingDimensions: integer('embedding_dimensions').notNull(),
+    /**
+     * The model that made the vector: after a re-index to another model of the same size, old and new
+     * vectors share `embedding_dimensions` but not a space, and search must compare only like with like.
+     */
+    embeddingModel: text('embedding_model').notNull().default(''),
     /** In the HNSW index (the partial indexes' predicate); see knowledge_bases.vector_index. */
     inVectorIndex: boolean('in_vector_index').notNull().default(false),
     language: regconfig('language').notNull(),

@@ -29,7 +29,7 @@ describe('hybrid search', () => {
       for (const content of [stale[title], text].filter((x): x is string => Boolean(x))) {
         const [rev] = await db.insert(kbRevisions).values({ entryId: entry!.id, number: number++, content, contentHash: 'h', sizeBytes: content.length, status: 'ready' }).returning();
         const chunks = chunkText(content);
-        await db.insert(kbChunks).values(chunks.map((c) => ({ kbId: kb!.id, entryId: entry!.id, revisionId: rev!.id, ordinal: c.ordinal, content: c.content, tokenCount: c.tokenCount, metadata: { headingPath: c.headingPath }, embedding: embedder.embedOne(c.content), embeddingDimensions: 384, inVectorIndex: true, language: 'english' })));
+        await db.insert(kbChunks).values(chunks.map((c) => ({ kbId: kb!.id, entryId: entry!.id, revisionId: rev!.id, ordinal: c.ordinal, content: c.content, tokenCount: c.tokenCount, metadata: { headingPath: c.headingPath }, embedding: embedder.embedOne(c.content), embeddingDimensions: 384, embeddingModel: 'hashing-v1', inVectorIndex: true, language: 'english' })));
         await db.update(kbEntries).set({ currentRevisionId: rev!.id }).where(eq(kbEntries.id, entry!.id));
       }
     }

@@ -98,6 +98,7 @@ async function exactRows(tx: Executor, kbIds: string[], d: number, q: string, ty
     await tx.execute(sql`WITH candidates AS MATERIALIZED (
         SELECT c.id, c.embedding FROM kb_chunks c
         JOIN kb_entries e ON e.id = c.entry_id AND e.current_revision_id = c.revision_id
+        JOIN knowledge_bases k ON k.id = c.kb_id AND k.embedding_model = c.embedding_model
         WHERE c.kb_id = ANY(${kbIdArray(kbIds)}) AND c.embedding_dimensions = ${d})
       SELECT id, (embedding::${type}) <=> ${q}::${type} AS distance FROM candidates ORDER BY 2, id LIMIT ${limit}`),
   );
@@ -132,7 +133,8 @@ async function vectorLeg(tx: Executor, kbIds: string[], d: number, vector: numbe
   // and some of what the index finds belongs to retired revisions. The knowledge-base filter is
   // compared as text so that it cannot use kb_chunks_kb_idx: with that btree available the planner
   // quietly turns this into an exact scan of small knowledge bases, and the plan would not be the
-  // one chosen here. `in_vector_index` is the partial index's predicate.
+  // one chosen here. `in_vector_index` is the partial index's predicate. Only vectors of the knowledge
+  // base's current model count (a re-index to another model of the same size is under way).
   const indexed = rowsOf<{ id: number; distance: number }>(
     await tx.execute(sql`SELECT hits.id, hits.distance FROM (
         SELECT c.id, (c.embedding::${type}) <=> ${q}::${type} AS distance FROM kb_chunks c
@@ -140,6 +142,7 @@ async function vectorLeg(tx: Executor, kbIds: string[], d: number, vector: numbe
         ORDER BY (c.embedding::${type}) <=> ${q}::${type} LIMIT ${limit * 4}) hits
       JOIN kb_chunks c2 ON c2.id = hits.id
       JOIN kb_entries e ON e.id = c2.entry_id AND e.current_revision_id = c2.revision_id
+      JOIN knowledge_bases k ON k.id = c2.kb_id AND k.embedding_model = c2.embedding_model
       ORDER BY hits.distance, hits.id LIMIT ${limit}`),
   );
   // The steering is for this statement only: the exact scan and the full-text leg need their own plans.

@@ -174,12 +174,12 @@ export async function loadSyntheticKb(db: Queryable, o: SyntheticKbOptions): Pro
       const { entryId, revisionId } = entries[Math.floor(i / perEntry)]!;
       const content = o.corpus.chunk(o.firstSeed + i);
       const p = values.length;
-      rows.push(`($1, $${p + 1}::uuid, $${p + 2}::uuid, $${p + 3}::int, $${p + 4}, $${p + 5}::int, $${p + 6}::vector, 384, true, 'english')`);
+      rows.push(`($1, $${p + 1}::uuid, $${p + 2}::uuid, $${p + 3}::int, $${p + 4}, $${p + 5}::int, $${p + 6}::vector, 384, 'hashing-v1', true, 'english')`);
       values.push(entryId, revisionId, i % perEntry, content, Math.ceil(content.length / 4), `[${o.embed(content).map((x) => x.toFixed(6)).join(',')}]`);
     }
     await writing;
     writing = db.query(
-      `INSERT INTO kb_chunks (kb_id, entry_id, revision_id, ordinal, content, token_count, embedding, embedding_dimensions, in_vector_index, language) VALUES ${rows.join(', ')}`,
+      `INSERT INTO kb_chunks (kb_id, entry_id, revision_id, ordinal, content, token_count, embedding, embedding_dimensions, embedding_model, in_vector_index, language) VALUES ${rows.join(', ')}`,
       values,
     );
   }
