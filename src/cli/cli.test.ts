@@ -47,7 +47,7 @@ describe('hearth CLI', () => {
       await t.close();
       await database.close();
     }
-  });
+  }, 120_000);
 
   it('when a folder is imported twice, then every supported file becomes a searchable entry, and the second run only adds what changed', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-cli-kb-'));
@@ -98,5 +98,6 @@ describe('hearth CLI', () => {
     const unknown = cli(['kb', 'import', 'No such base', folder, '--as', 'librarian@example.com'], env);
     expect(unknown.status).toBe(1);
     expect(unknown.stderr).toContain('hearth: No knowledge base "No such base" that this account can see.');
-  });
+    // Five command-line processes, each starting TypeScript and the embedded database.
+  }, 180_000);
 });

@@ -243,6 +243,7 @@ describe('knowledge-base entries, revisions and ingestion', () => {
       const res = await request(idle.app).post(`/api/knowledge-bases/${kb.id}/entries`).set(auth).send({ title: 'Draft', text: 'Soon to be cancelled.' });
       const cancel = await request(idle.app).post(`/api/jobs/${res.body.job.id}/cancel`).set(auth);
       expect([cancel.status, cancel.body.job.status]).toEqual([200, 'cancelled']);
+      expect(await auditRows(idle, { action: 'kb.job.cancel', targetId: res.body.job.id })).toHaveLength(1);
       const entry = await request(idle.app).get(`/api/knowledge-bases/${kb.id}/entries/${res.body.entry.id}`).set(auth);
       expect(entry.body.entry).toMatchObject({ currentRevision: null, latestRevision: { status: 'failed' } });
       expect(await countRows(idle, 'kb_chunks', kb.id)).toBe(0);
