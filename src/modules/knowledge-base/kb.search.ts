@@ -167,7 +167,8 @@ export async function vectorSearch(db: Db, scope: Pick<SearchScope, 'kbIds' | 'd
 /**
  * Hybrid search over the current revisions of some knowledge bases: a vector leg (cosine distance on
  * `embedding::vector(N)`, the indexed expression) and a full-text leg (any of the question's
- * lexemes in each knowledge base's language, see anyLexeme), fused by reciprocal rank. The vector plan is chosen by size and
+ * lexemes in each knowledge base's language, see anyLexeme), fused by reciprocal rank over the
+ * candidates of both. The vector plan is chosen by size and
  * forced, never left to the planner: an exact scan of the searched rows when they are few (a
  * MATERIALIZED CTE keeps HNSW out), HNSW with an iterative scan, over-fetch and exact re-rank above
  * that. Settings are SET LOCAL inside the transaction, so nothing leaks through PgBouncer.
@@ -207,15 +208,41 @@ export async function hybridSearch(db: Db, scope: SearchScope, query: { text: st
       ),
     );
 
-    const fused = new Map<number, { score: number; vectorRank: number | null; textRank: number | null }>();
-    vectorRows.forEach((r, i) => fused.set(r.id, { score: 1 / (RRF_K + i + 1), vectorRank: i + 1, textRank: null }));
-    textRows.forEach((r, i) => {
-      const f = fused.get(Number(r.id)) ?? { score: 0, vectorRank: null, textRank: null };
-      f.score += 1 / (RRF_K + i + 1);
-      f.textRank = i + 1;
-      fused.set(Number(r.id), f);
-    });
-    const top = [...fused.entries()].sort((a, b) => b[1].score - a[1].score || a[0] - b[0]).slice(0, k);
+    // Each leg returns only its first `fetch` chunks, and a chunk missing from one list would count as
+    // ranked last there: a passage first in full text but 13th by distance would lose to any chunk
+    // both lists hold, however low. So every candidate either leg found is scored in both (its
+    // exact distance, its text rank, by primary key: as many rows as the two lists), ranked among
+    // the candidates, and those ranks are fused. A chunk the text query does not match has no text
+    // rank; one whose vector is not of the knowledge base's current model has no vector rank, as in the vector leg.
+    const pool = [...new Set([...vectorRows.map((r) => r.id), ...textRows.map((r) => Number(r.id))])];
+    const type = sql.raw(d > 2000 ? `halfvec(${d})` : `vector(${d})`);
+    const scored =
+      pool.length === 0
+        ? []
+        : rowsOf<{ id: number; distance: number | null; rank: number | null }>(
+            await tx.execute(sql`SELECT c.id,
+                CASE WHEN c.embedding_dimensions = ${d} AND c.embedding_model = k.embedding_model THEN (c.embedding::${type}) <=> ${vectorLiteral(query.vector)}::${type} END AS distance,
+                CASE WHEN ${match} THEN ${rank} END AS rank
+              FROM kb_chunks c JOIN knowledge_bases k ON k.id = c.kb_id WHERE c.id = ANY(${sql`ARRAY[${sql.join(pool.map((id) => sql`${id}::bigint`), sql`, `)}]`})`),
+          ).map((r) => ({ id: Number(r.id), distance: r.distance === null ? null : Number(r.distance), rank: r.rank === null ? null : Number(r.rank) }));
+    const fused = new Map<number, { score: number; vectorRank: number | null; textRank: number | null }>(pool.map((id) => [id, { score: 0, vectorRank: null, textRank: null }]));
+    scored
+      .filter((r) => r.distance !== null)
+      .sort((a, b) => a.distance! - b.distance! || a.id - b.id)
+      .forEach((r, i) => {
+        const f = fused.get(r.id)!;
+        f.score += 1 / (RRF_K + i + 1);
+        f.vectorRank = i + 1;
+      });
+    scored
+      .filter((r) => r.rank !== null)
+      .sort((a, b) => b.rank! - a.rank! || a.id - b.id)
+      .forEach((r, i) => {
+        const f = fused.get(r.id)!;
+        f.score += 1 / (RRF_K + i + 1);
+        f.textRank = i + 1;
+      });
+    const top = [...fused.entries()].filter(([, f]) => f.score > 0).sort((a, b) => b[1].score - a[1].score || a[0] - b[0]).slice(0, k);
     if (top.length === 0) return { hits: [], plan };
     const details = rowsOf<{ id: number; kb_id: string; entry_id: string; title: string; revision_id: string; number: number; ordinal: number; metadata: { headingPath?: string[] }; content: string }>(
       await tx.execute(sql`SELECT c.id, c.kb_id, c.entry_id, e.title, c.revision_id, r.number, c.ordinal, c.metadata, c.content
