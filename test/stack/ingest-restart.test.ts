@@ -1,41 +1,29 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Client } from 'pg';
 import { requireStack, startApp, waitFor, type AppProcess } from '../support/stack';
 import { createDatabase } from '../../src/platform/db/client';
 import { AuthRepository } from '../../src/modules/auth/auth.repository';
 import { PasswordHasher } from '../../src/modules/auth/auth.passwords';
 import { captureLogger } from '../support/test-app';
+import { fakeEmbeddings } from '../support/embeddings';
 
 /**
- * An OpenAI-compatible embedding server on loopback that answers slowly, so a worker can be killed
- * while a document is half embedded. Vectors are derived from the text, so a re-embedded batch is
- * identical to the first attempt.
+ * A slow embedding provider, so a worker can be killed while a document is half embedded. Vectors
+ * are derived from the text, so a re-embedded batch is identical to the first attempt; it reports
+ * 1001 tokens a text, a figure no tokenizer would produce.
  */
-function slowEmbeddings(delayMs: number) {
-  const seen: number[] = [];
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
-      const { input } = JSON.parse(body) as { input: string[] };
-      seen.push(input.length);
-      const data = input.map((text, index) => {
-        const v = Array.from({ length: 384 }, (_, i) => Math.sin(i + text.length + (text.charCodeAt(i % text.length) || 0)));
-        return { object: 'embedding', index, embedding: v };
-      });
-      setTimeout(() => res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ object: 'list', data, model: 'fake-embed', usage: { prompt_tokens: 1001 * input.length, total_tokens: 1001 * input.length } })), delayMs);
-    });
-  });
-  return { server, seen };
-}
+const slowEmbeddings = (delayMs: number) =>
+  fakeEmbeddings(
+    ({ input }) =>
+      new Promise((resolve) =>
+        setTimeout(() => resolve({ vectors: input.map((text) => Array.from({ length: 384 }, (_, i) => Math.sin(i + text.length + (text.charCodeAt(i % text.length) || 0)))), promptTokens: 1001 * input.length }), delayMs),
+      ),
+  );
 
 describe('ingestion survives a killed worker', () => {
   const stack = requireStack();
 
   it('when the worker process is SIGKILLed mid-embedding, then after a restart the job resumes and finishes once, with exactly the expected chunks and no duplicates', async () => {
-    const embed = slowEmbeddings(250);
-    await new Promise<void>((r) => embed.server.listen(0, '127.0.0.1', r));
+    const embed = await slowEmbeddings(250);
     const email = `kill-${Date.now()}@example.com`;
     const password = 'correct horse battery staple 42';
     // Its own account (ADMIN_EMAIL only seeds an instance that has no admin yet).
@@ -44,7 +32,7 @@ describe('ingestion survives a killed worker', () => {
     await seed.close();
     const env = {
       EMBEDDING_PROVIDER: 'openai',
-      EMBEDDING_BASE_URL: `http://127.0.0.1:${(embed.server.address() as AddressInfo).port}/v1`,
+      EMBEDDING_BASE_URL: embed.baseUrl,
       EMBEDDING_MODEL: 'fake-embed',
       EMBEDDING_DIMENSIONS: '384',
       EMBEDDING_BATCH_SIZE: '8',
@@ -95,14 +83,14 @@ describe('ingestion survives a killed worker', () => {
       // One row per batch of 8 (batches are stored whole, so the resumed ones line up with the first).
       expect(usage.n).toBe(Math.ceil(job.total / 8));
       // The resumed worker embedded only what was missing (plus at most the batch in flight at the kill).
-      const embedded = embed.seen.reduce((a, b) => a + b, 0);
+      const embedded = embed.calls.reduce((a, c) => a + c.input.length, 0);
       expect(embedded).toBeGreaterThanOrEqual(job.total);
       expect(embedded).toBeLessThanOrEqual(job.total + 8);
       expect(app.logs.some((l) => l.message === 'kb.ingest.job.taken-over')).toBe(true);
     } finally {
       await app?.stop('SIGTERM');
       await db.end();
-      embed.server.close();
+      await embed.close();
     }
   });
 });

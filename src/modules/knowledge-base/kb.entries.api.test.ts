@@ -8,6 +8,7 @@ import { addText, countRows, jobEnd, newKb, person, searchKb } from '../../../te
 import { CONTENT_TYPES, deflatedEntry, deflatedZeros, elf, onboardingDocx, pdfWithAction, pdfWithTwoPages, zip } from '../../../test/support/documents';
 import { rowsOf } from '../../platform/db/migrate';
 import { PDFString } from 'pdf-lib';
+import { fakeEmbeddings } from '../../../test/support/embeddings';
 
 const RUNBOOK = '# Runbook\n\n## Restarts\n\nTo restart the payment service run systemctl restart payments on the primary node.\n\n## Backups\n\nBackups run nightly at 02:00 and are kept for 30 days.';
 
@@ -256,24 +257,16 @@ describe('knowledge-base entries, revisions and ingestion', () => {
   });
 
   it('when a job is cancelled while a worker is embedding, then the batch in flight is not stored, nothing of the revision stays indexed, and the provider is asked no more', async () => {
-    let calls = 0;
     let release: () => void = () => {};
-    const provider = http.createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString()));
-      req.on('end', () => {
-        calls += 1;
-        const { input } = JSON.parse(body) as { input: string[] };
-        const answer = () => res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ data: input.map((_, index) => ({ index, embedding: Array.from({ length: 384 }, (_, i) => Math.cos(i + index)) })), usage: { prompt_tokens: 5 * input.length } }));
-        // The second call hangs until the test has cancelled: it is the batch in flight.
-        if (calls === 2) release = answer;
-        else setTimeout(answer, 20);
-      });
+    const provider = await fakeEmbeddings(({ n, input }) => {
+      const answer = { vectors: input.map((_, index) => Array.from({ length: 384 }, (_, i) => Math.cos(i + index))), promptTokens: 5 * input.length };
+      // The second call hangs until the test has cancelled: it is the batch in flight.
+      if (n === 2) return new Promise((resolve) => (release = () => resolve(answer)));
+      return new Promise((resolve) => setTimeout(() => resolve(answer), 20));
     });
-    await new Promise<void>((r) => provider.listen(0, '127.0.0.1', r));
     const iso = await isolatedDatabase(captureLogger().logger);
     const app = await createTestApp(
-      { CREDENTIAL_RATE_LIMIT_MAX: '10000', EMBEDDING_PROVIDER: 'openai', EMBEDDING_MODEL: 'fake', EMBEDDING_BASE_URL: `http://127.0.0.1:${(provider.address() as AddressInfo).port}/v1`, EMBEDDING_BATCH_SIZE: '4' },
+      { CREDENTIAL_RATE_LIMIT_MAX: '10000', EMBEDDING_PROVIDER: 'openai', EMBEDDING_MODEL: 'fake', EMBEDDING_BASE_URL: provider.baseUrl, EMBEDDING_BATCH_SIZE: '4' },
       { database: iso.database },
     );
     try {
@@ -282,21 +275,21 @@ describe('knowledge-base entries, revisions and ingestion', () => {
       const text = Array.from({ length: 16 }, (_, i) => `# Part ${i}\n\n${'Careful words about part number. '.repeat(40)}`).join('\n\n');
       const res = await request(app.app).post(`/api/knowledge-bases/${kb.id}/entries`).set(auth).send({ title: 'Long', text });
       const until = Date.now() + 15_000;
-      while (calls < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-      expect(calls).toBe(2);
+      while (provider.calls.length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      expect(provider.calls.length).toBe(2);
       expect(await countRows(app, 'kb_chunks', kb.id)).toBe(4);
       const cancel = await request(app.app).post(`/api/jobs/${res.body.job.id}/cancel`).set(auth);
       expect([cancel.status, cancel.body.job.status]).toEqual([200, 'cancelled']);
       release();
       await new Promise((r) => setTimeout(r, 1500));
       expect(await countRows(app, 'kb_chunks', kb.id)).toBe(0);
-      expect(calls).toBe(2);
+      expect(provider.calls.length).toBe(2);
       const entry = await request(app.app).get(`/api/knowledge-bases/${kb.id}/entries/${res.body.entry.id}`).set(auth);
       expect(entry.body.entry).toMatchObject({ currentRevision: null, latestRevision: { status: 'failed' } });
     } finally {
       await app.close();
       await iso.drop();
-      provider.close();
+      await provider.close();
     }
   });
 
@@ -404,20 +397,12 @@ describe('knowledge-base entries, revisions and ingestion', () => {
   });
 
   it('when a re-index to another model of the same size is under way, then vectors of the old model are never compared with the new one', async () => {
-    const provider = http.createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString()));
-      req.on('end', () => {
-        const { input } = JSON.parse(body) as { input: string[] };
-        res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ data: input.map((_, index) => ({ index, embedding: Array.from({ length: 384 }, (_, i) => Math.sin(i)) })), usage: { prompt_tokens: 3 } }));
-      });
-    });
-    await new Promise<void>((r) => provider.listen(0, '127.0.0.1', r));
+    const provider = await fakeEmbeddings(({ input }) => ({ vectors: input.map(() => Array.from({ length: 384 }, (_, i) => Math.sin(i))), promptTokens: 3 }));
     const iso = await isolatedDatabase(captureLogger().logger);
     const local = await createTestApp({ CREDENTIAL_RATE_LIMIT_MAX: '10000' }, { database: iso.database });
     // The instance switched to a remote 384-d model; no worker runs, so the re-index stays pending.
     const remote = await createTestApp(
-      { CREDENTIAL_RATE_LIMIT_MAX: '10000', INGEST_WORKERS: '0', EMBEDDING_PROVIDER: 'openai', EMBEDDING_MODEL: 'other-384', EMBEDDING_BASE_URL: `http://127.0.0.1:${(provider.address() as AddressInfo).port}/v1` },
+      { CREDENTIAL_RATE_LIMIT_MAX: '10000', INGEST_WORKERS: '0', EMBEDDING_PROVIDER: 'openai', EMBEDDING_MODEL: 'other-384', EMBEDDING_BASE_URL: provider.baseUrl },
       { database: iso.database },
     );
     try {
@@ -434,7 +419,7 @@ describe('knowledge-base entries, revisions and ingestion', () => {
     } finally {
       await remote.close();
       await iso.drop();
-      provider.close();
+      await provider.close();
     }
   });
 
