@@ -1,7 +1,8 @@
 import request from 'supertest';
 import { createTestApp } from '../test/support/test-app';
 import { jobEnd, newKb, person } from '../test/support/kb';
-import { chunkText, LocalEmbedder } from '../src/modules/knowledge-base';
+import { chunkText } from '../src/modules/knowledge-base';
+import { DEFAULT_LOCAL_MODEL, LocalEmbedder } from '../src/modules/knowledge-base/kb.embedder.local';
 
 /** Varied prose: enough distinct words that chunks, vectors and the full-text index are realistic. */
 function document(seed: number, paragraphs: number): string {
@@ -26,9 +27,10 @@ export async function ingest(): Promise<void> {
   const docs = Array.from({ length: 24 }, (_, i) => document(i, 120));
   const t0 = performance.now();
   let baselineChunks = 0;
-  const embedder = new LocalEmbedder(384);
+  const embedder = LocalEmbedder.forModel(DEFAULT_LOCAL_MODEL, 384, 'english');
   for (const d of docs) for (const c of chunkText(d)) {
-    embedder.embedOne(c.content);
+    // What ingestion embeds: the heading path and the chunk.
+    embedder.embedOne(`${c.headingPath.join(' › ')}\n\n${c.content}`);
     baselineChunks += 1;
   }
   const baseline = baselineChunks / ((performance.now() - t0) / 1000);

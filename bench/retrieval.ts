@@ -1,8 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { Client } from 'pg';
-import { LocalEmbedder } from '../src/modules/knowledge-base/kb.embedder.local';
 import { DEFAULT_EXACT_THRESHOLD, hybridSearch, vectorSearch, type VectorSearchOptions } from '../src/modules/knowledge-base/kb.search';
-import { bulkLoad, syntheticCorpus } from '../src/modules/knowledge-base/testdata/retrieval/synthetic';
+import { bulkLoad, SYNTHETIC_MODEL, syntheticCorpus, syntheticEmbedder } from '../src/modules/knowledge-base/testdata/retrieval/synthetic';
 import { createDatabase, type Database } from '../src/platform/db/client';
 import { rowsOf, runMigrations } from '../src/platform/db/migrate';
 import { captureLogger } from '../test/support/test-app';
@@ -58,10 +57,10 @@ async function prepare(direct: string): Promise<Layout> {
   if (exists) {
     await runMigrations({ url: at(direct, BENCH_DB) }, logger);
     const found = await withClient(at(direct, BENCH_DB), async (c) =>
-      (await c.query(`SELECT k.id, k.name, (SELECT count(*)::int FROM kb_chunks WHERE kb_id = k.id) AS n FROM knowledge_bases k WHERE k.name LIKE $1`, [`${LAYOUT_NAME}/%`])).rows,
+      (await c.query(`SELECT k.id, k.name, k.embedding_model, (SELECT count(*)::int FROM kb_chunks WHERE kb_id = k.id) AS n FROM knowledge_bases k WHERE k.name LIKE $1`, [`${LAYOUT_NAME}/%`])).rows,
     );
     const indexed = await withClient(at(direct, BENCH_DB), async (c) => (await c.query(`SELECT 1 FROM pg_indexes WHERE indexname = 'kb_chunks_embedding_idx'`)).rowCount === 1);
-    const complete = indexed && wanted.every((w) => found.some((f) => f.name === w.name && Number(f.n) === w.chunks)) && found.length === wanted.length;
+    const complete = indexed && wanted.every((w) => found.some((f) => f.name === w.name && f.embedding_model === SYNTHETIC_MODEL && Number(f.n) === w.chunks)) && found.length === wanted.length;
     if (complete) {
       console.log(`data: reusing ${TOTAL.toLocaleString('en')} chunks in ${BENCH_DB}`);
       return { kbs: wanted.map((w) => ({ ...w, id: String(found.find((f) => f.name === w.name)!.id) })) };
@@ -71,7 +70,7 @@ async function prepare(direct: string): Promise<Layout> {
   await withClient(at(direct, 'postgres'), (c) => c.query(`CREATE DATABASE ${BENCH_DB}`));
   await runMigrations({ url: at(direct, BENCH_DB) }, logger);
   return withClient(at(direct, BENCH_DB), async (c) => {
-    const embedder = new LocalEmbedder(384);
+    const embedder = syntheticEmbedder();
     const t = performance.now();
     const ids = await bulkLoad(c, wanted, (s) => embedder.embedOne(s));
     console.log(`data: ${TOTAL.toLocaleString('en')} chunks embedded, inserted and indexed (HNSW m=16, ef_construction=64) in ${((performance.now() - t) / 1000).toFixed(0)} s`);
@@ -123,7 +122,7 @@ export async function retrieval(): Promise<void> {
   const database = await createDatabase({ url: at(pooled, BENCH_DB), poolMax: 2, statementTimeoutMs: 30_000, pgliteDataDir: 'memory://', logger: captureLogger('error').logger });
   try {
     const corpus = syntheticCorpus();
-    const embedder = new LocalEmbedder(384);
+    const embedder = syntheticEmbedder();
     /** Questions about chunks of what is searched: seeds spread evenly over its knowledge bases' chunks. */
     type Asked = { kbIds: string[]; questions: string[]; vectors: number[][]; truth: number[][] };
     const ask = async (kbs: Layout['kbs']): Promise<Asked> => {

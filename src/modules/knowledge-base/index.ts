@@ -16,6 +16,7 @@ import { KbEntriesService } from './kb.entries.service';
 import { Ingestor } from './kb.ingest';
 import { JobEvents } from './kb.job-events';
 import { createEmbedder, type Embedder } from './kb.embedder';
+import { DEFAULT_LOCAL_MODEL } from './kb.embedder.local';
 import { kbRoutes } from './kb.routes';
 import { importFolder } from './kb.import';
 
@@ -29,7 +30,7 @@ export { importFolder, IMPORTABLE, type ImportProgress, type ImportReport } from
 export function embeddingDefaults(config: Config) {
   return {
     embeddingProvider: config.embedding.provider,
-    embeddingModel: config.embedding.provider === 'local' ? 'hashing-v1' : config.embedding.model!,
+    embeddingModel: config.embedding.provider === 'local' ? DEFAULT_LOCAL_MODEL : config.embedding.model!,
     embeddingDimensions: config.embedding.dimensions,
     language: config.kbLanguage,
   };
@@ -50,7 +51,7 @@ export function createKnowledgeBaseModule(deps: KnowledgeBaseModuleDeps) {
   const db = deps.database.db;
   const usage = new UsageRecorder(db);
   const embedderFor = (kb: KnowledgeBaseRow): Embedder => {
-    if (kb.embeddingProvider === 'local') return createEmbedder({ provider: 'local', model: kb.embeddingModel, dimensions: kb.embeddingDimensions });
+    if (kb.embeddingProvider === 'local') return createEmbedder({ provider: 'local', model: kb.embeddingModel, dimensions: kb.embeddingDimensions, language: kb.language });
     if (kb.embeddingProvider === 'openai' && config.embedding.provider === 'openai' && config.embedding.baseUrl) {
       return createEmbedder({ provider: 'openai', model: kb.embeddingModel, dimensions: kb.embeddingDimensions, baseUrl: config.embedding.baseUrl, apiKey: config.embedding.apiKey, timeoutMs: config.embedding.timeoutMs, batchSize: config.embedding.batchSize });
     }

@@ -23,7 +23,7 @@ describe('knowledge bases API', () => {
       name: "O'Reilly's handbook",
       visibility: 'private',
       ownerId: u.id,
-      embedding: { provider: 'local', model: 'hashing-v1', dimensions: 384 },
+      embedding: { provider: 'local', model: 'hashing-v2', dimensions: 384 },
       language: 'english',
       entries: 0,
       chunks: 0,
@@ -88,7 +88,7 @@ describe('knowledge bases API', () => {
     const kb = (await request(t.app).post('/api/knowledge-bases').set(auth).send({ name: 'Stable' })).body.knowledgeBase;
     const res = await request(t.app).patch(`/api/knowledge-bases/${kb.id}`).set(auth).send({ name: 'n'.repeat(201), embeddingModel: 'other' });
     expect(res.status).toBe(400);
-    expect((await request(t.app).get(`/api/knowledge-bases/${kb.id}`).set(auth)).body.knowledgeBase).toMatchObject({ name: 'Stable', embedding: { model: 'hashing-v1' } });
+    expect((await request(t.app).get(`/api/knowledge-bases/${kb.id}`).set(auth)).body.knowledgeBase).toMatchObject({ name: 'Stable', embedding: { model: 'hashing-v2' } });
   });
 
   it('when someone searches, then their own or organization-wide knowledge bases answer; others\' private ones 404; an empty query is a 400', async () => {

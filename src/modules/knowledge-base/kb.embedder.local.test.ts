@@ -1,4 +1,4 @@
-import { LocalEmbedder, words } from './kb.embedder.local';
+import { LocalEmbedder, stopwordsFor, words } from './kb.embedder.local';
 
 const cos = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i]!, 0);
 
@@ -34,5 +34,37 @@ describe('local embedder (feature hashing)', () => {
     const many = e.embedOne(`${'invoice '.repeat(50)}payment`);
     expect(cos(many, e.embedOne('payment'))).toBeGreaterThan(0.15);
     expect(cos(once, many)).toBeGreaterThan(0.6);
+  });
+
+  describe('hashing-v2 (stop words of the language left out)', () => {
+    const v2 = LocalEmbedder.forModel('hashing-v2', 384, 'english');
+
+    it('when a question differs from a statement only in stop words, then they embed the same; hashing-v1 keeps them', () => {
+      expect(v2.embedOne('How do I reset the password of my account?')).toEqual(v2.embedOne('reset password account'));
+      const v1 = LocalEmbedder.forModel('hashing-v1', 384, 'english');
+      expect(v1.embedOne('How do I reset the password of my account?')).not.toEqual(v1.embedOne('reset password account'));
+      expect(v1.embedOne('How do I reset my password?')).toEqual(e.embedOne('How do I reset my password?'));
+    });
+
+    it('when two questions share only their stop words, then hashing-v2 finds them unrelated where hashing-v1 did not', () => {
+      const v1 = LocalEmbedder.forModel('hashing-v1', 384, 'english');
+      const [a, b] = ['How do I get a new laptop?', 'How do I get a refund?'];
+      expect(cos(v1.embedOne(a), v1.embedOne(b))).toBeGreaterThan(0.3);
+      expect(cos(v2.embedOne(a), v2.embedOne(b))).toBeLessThan(0.15);
+    });
+
+    it('when the language is French, then its stop words (accents normalised) go, English ones stay; simple keeps every word', () => {
+      const fr = stopwordsFor('french');
+      expect(fr.has('ete')).toBe(true);
+      expect(fr.has('the')).toBe(false);
+      const v2fr = LocalEmbedder.forModel('hashing-v2', 384, 'french');
+      expect(v2fr.embedOne("Comment réinitialiser le mot de passe d'un compte ?")).toEqual(v2fr.embedOne('comment reinitialiser mot passe compte'));
+      expect(stopwordsFor('simple').size).toBe(0);
+      expect(LocalEmbedder.forModel('hashing-v2', 384, 'simple').embedOne('the password')).toEqual(e.embedOne('the password'));
+    });
+
+    it('when a model name is not one of the local versions, then it is refused by name', () => {
+      expect(() => LocalEmbedder.forModel('hashing-v9', 384, 'english')).toThrow(/unknown local embedding model 'hashing-v9'/);
+    });
   });
 });

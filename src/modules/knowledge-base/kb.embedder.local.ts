@@ -1,9 +1,15 @@
+import * as stopwords from 'stopword';
+
 /**
  * The built-in `local` embedder: no model, no network, deterministic.
  *
  * Algorithm (signed feature hashing, "the hashing trick"):
  *  1. Normalise: Unicode NFKD, drop combining marks (é → e), lower-case.
- *  2. Features of the text:
+ *     `hashing-v2` then drops the stop words of the knowledge base's language (the lists of the
+ *     `stopword` package, normalised the same way): they carry no topic, and in a short question
+ *     they were most of the vector ("how do I …"), so every question looked alike. `hashing-v1`
+ *     keeps them and stays for knowledge bases embedded with it until they are re-indexed.
+ *  2. Features of the remaining words:
  *     - every word (letters/digits run)                       weight 1.0
  *     - every pair of neighbouring words ("w1 w2")            weight 0.7
  *     - every character 3-, 4- and 5-gram of "<word>"        weight 0.35 (words ≥ 3 letters)
@@ -47,11 +53,52 @@ export function words(text: string): string[] {
   return normalise(text).match(WORD) ?? [];
 }
 
+/** PostgreSQL text-search configurations → the `stopword` package's lists. Others (simple, nepali, serbian, tamil, yiddish) keep every word. */
+const STOPWORD_LISTS: Record<string, readonly string[]> = {
+  arabic: stopwords.ara, armenian: stopwords.hye, basque: stopwords.eus, catalan: stopwords.cat, danish: stopwords.dan, dutch: stopwords.nld, english: stopwords.eng, finnish: stopwords.fin,
+  french: stopwords.fra, german: stopwords.deu, greek: stopwords.ell, hindi: stopwords.hin, hungarian: stopwords.hun, indonesian: stopwords.ind, irish: stopwords.gle, italian: stopwords.ita,
+  lithuanian: stopwords.lit, norwegian: stopwords.nob, portuguese: stopwords.por, romanian: stopwords.ron, russian: stopwords.rus, spanish: stopwords.spa, swedish: stopwords.swe, turkish: stopwords.tur,
+};
+const stopwordCache = new Map<string, ReadonlySet<string>>();
+
+/** The stop words of a text-search configuration, as words() produces them. */
+export function stopwordsFor(language: string): ReadonlySet<string> {
+  let set = stopwordCache.get(language);
+  if (!set) {
+    const list = STOPWORD_LISTS[language] ?? [];
+    set = new Set(list.flatMap((w) => words(w)));
+    stopwordCache.set(language, set);
+  }
+  return set;
+}
+
+/** The versions of the algorithm (a knowledge base's `embedding_model` when its provider is `local`). */
+export const LOCAL_MODELS = ['hashing-v1', 'hashing-v2'] as const;
+export type LocalModel = (typeof LOCAL_MODELS)[number];
+export const DEFAULT_LOCAL_MODEL: LocalModel = 'hashing-v2';
+
+export interface LocalEmbedderOptions {
+  /** Words left out before hashing (hashing-v2: the language's stop words). */
+  stopwords?: ReadonlySet<string>;
+}
+
 export class LocalEmbedder {
   readonly id = 'local';
+  private readonly stopwords: ReadonlySet<string>;
 
-  constructor(readonly dimensions = 384) {
+  constructor(
+    readonly dimensions = 384,
+    opts: LocalEmbedderOptions = {},
+  ) {
     if (!Number.isInteger(dimensions) || dimensions < 16) throw new Error('dimensions must be an integer ≥ 16');
+    this.stopwords = opts.stopwords ?? new Set();
+  }
+
+  /** The embedder a knowledge base with provider `local` uses. */
+  static forModel(model: string, dimensions: number, language: string): LocalEmbedder {
+    if (model === 'hashing-v1') return new LocalEmbedder(dimensions);
+    if (model === 'hashing-v2') return new LocalEmbedder(dimensions, { stopwords: stopwordsFor(language) });
+    throw new Error(`unknown local embedding model '${model}' (known: ${LOCAL_MODELS.join(', ')})`);
   }
 
   /**
@@ -82,7 +129,8 @@ export class LocalEmbedder {
       bucket.push(h1 % dims);
       sign.push(h2 & 1 ? 1 : -1);
     };
-    const ws = words(text);
+    const all = words(text);
+    const ws = this.stopwords.size > 0 ? all.filter((w) => !this.stopwords.has(w)) : all;
     for (let i = 0; i < ws.length; i++) {
       const w = ws[i]!;
       let a = W1;

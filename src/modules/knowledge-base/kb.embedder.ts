@@ -25,6 +25,8 @@ export interface EmbedderSettings {
   provider: 'local' | 'openai';
   model: string;
   dimensions: number;
+  /** The knowledge base's text-search configuration: the local embedder drops its stop words (hashing-v2). */
+  language?: string;
   baseUrl?: string;
   apiKey?: string;
   timeoutMs?: number;
@@ -41,8 +43,9 @@ class LocalAdapter implements Embedder {
   constructor(
     readonly model: string,
     readonly dimensions: number,
+    language: string,
   ) {
-    this.inner = new LocalEmbedder(dimensions);
+    this.inner = LocalEmbedder.forModel(model, dimensions, language);
   }
 
   async embed(texts: string[], opts: EmbedOptions = {}): Promise<EmbeddingResult> {
@@ -62,7 +65,7 @@ class LocalAdapter implements Embedder {
 export function createEmbedder(settings: EmbedderSettings): Embedder {
   switch (settings.provider) {
     case 'local':
-      return new LocalAdapter(settings.model, settings.dimensions);
+      return new LocalAdapter(settings.model, settings.dimensions, settings.language ?? 'simple');
     case 'openai':
       if (!settings.baseUrl) throw new Error('The openai embedding provider needs a base URL (EMBEDDING_BASE_URL).');
       return new OpenAiEmbedder({

@@ -6,9 +6,8 @@ import { isolatedDatabase } from '../../../test/support/auth';
 import { captureLogger, usingRealDatabase } from '../../../test/support/test-app';
 import type { Database } from '../../platform/db/client';
 import { rowsOf } from '../../platform/db/migrate';
-import { LocalEmbedder } from './kb.embedder.local';
 import { hybridSearch, vectorSearch } from './kb.search';
-import { syntheticCorpus } from './testdata/retrieval/synthetic';
+import { syntheticCorpus, syntheticEmbedder } from './testdata/retrieval/synthetic';
 
 const run = promisify(execFile);
 
@@ -34,7 +33,7 @@ if (!usingRealDatabase()) {
     let small: string;
     let big: string;
     const corpus = syntheticCorpus();
-    const embedder = new LocalEmbedder(384);
+    const embedder = syntheticEmbedder();
     // Questions about passages of the small knowledge base, spread over it.
     const vectors = Array.from({ length: QUERIES }, (_, i) => embedder.embedOne(corpus.question(BIG + Math.floor(((i + 0.5) * SMALL) / QUERIES))));
 

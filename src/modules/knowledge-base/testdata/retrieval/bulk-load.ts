@@ -5,8 +5,7 @@
  * 20-second load of 50k chunks into minutes.
  */
 import { Client } from 'pg';
-import { LocalEmbedder } from '../../kb.embedder.local';
-import { bulkLoad } from './synthetic';
+import { bulkLoad, syntheticEmbedder } from './synthetic';
 
 async function main() {
   const [url, spec] = process.argv.slice(2);
@@ -14,7 +13,7 @@ async function main() {
   const c = new Client({ connectionString: url, application_name: 'hearth-bulk-load' });
   await c.connect();
   try {
-    const embedder = new LocalEmbedder(384);
+    const embedder = syntheticEmbedder();
     const ids = await bulkLoad(c, JSON.parse(spec) as { name: string; chunks: number; firstSeed: number }[], (s) => embedder.embedOne(s));
     process.stdout.write(`${JSON.stringify(ids)}\n`);
   } finally {

@@ -9,6 +9,12 @@
  * and questions about nothing in particular have no meaningful nearest neighbours.
  */
 
+import { DEFAULT_LOCAL_MODEL, LocalEmbedder } from '../../kb.embedder.local';
+
+/** The synthetic knowledge bases are embedded as a new knowledge base is by default. */
+export const SYNTHETIC_MODEL = DEFAULT_LOCAL_MODEL;
+export const syntheticEmbedder = (): LocalEmbedder => LocalEmbedder.forModel(SYNTHETIC_MODEL, 384, 'english');
+
 const STOPWORDS = 'the a an of to and in is for on that with as by be at or from this it are was will can you your we our if not all when must before after each any more than per within about into how what do does should who'.split(' ');
 const STOP = new Set(STOPWORDS);
 
@@ -140,7 +146,7 @@ export async function loadSyntheticKb(db: Queryable, o: SyntheticKbOptions): Pro
       // In the HNSW index from the start ('ready'), as a large knowledge base ends up: the bench and
       // the recall test measure the index, and its filtered use on a small one.
       `INSERT INTO knowledge_bases (owner_id, name, embedding_provider, embedding_model, embedding_dimensions, language, vector_index)
-       VALUES ($1, $2, 'local', 'hashing-v1', 384, 'english', 'ready') RETURNING id`,
+       VALUES ($1, $2, 'local', '${SYNTHETIC_MODEL}', 384, 'english', 'ready') RETURNING id`,
       [o.ownerId, o.name],
     )
   ).rows;
@@ -174,7 +180,7 @@ export async function loadSyntheticKb(db: Queryable, o: SyntheticKbOptions): Pro
       const { entryId, revisionId } = entries[Math.floor(i / perEntry)]!;
       const content = o.corpus.chunk(o.firstSeed + i);
       const p = values.length;
-      rows.push(`($1, $${p + 1}::uuid, $${p + 2}::uuid, $${p + 3}::int, $${p + 4}, $${p + 5}::int, $${p + 6}::vector, 384, 'hashing-v1', true, 'english')`);
+      rows.push(`($1, $${p + 1}::uuid, $${p + 2}::uuid, $${p + 3}::int, $${p + 4}, $${p + 5}::int, $${p + 6}::vector, 384, '${SYNTHETIC_MODEL}', true, 'english')`);
       values.push(entryId, revisionId, i % perEntry, content, Math.ceil(content.length / 4), `[${o.embed(content).map((x) => x.toFixed(6)).join(',')}]`);
     }
     await writing;
