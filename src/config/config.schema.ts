@@ -134,6 +134,7 @@ export const envSchema = z.object({
   EMBEDDING_TIMEOUT_MS: int(30000, 1000, 600_000).describe('Timeout of one call to the embedding provider (retried up to 3 times)'),
   KB_EXACT_SCAN_MAX_CHUNKS: int(10000, 1, 10_000_000).describe('Knowledge bases with fewer chunks are searched by exact scan and kept out of the HNSW index (measured: bench/README.md)'),
   INGEST_WORKERS: int(2, 0, 16).describe('Ingestion jobs this process runs at once (0 = this process runs none)'),
+  INGEST_THREADS: int(1, 0, 16).describe('Worker threads for chunking and the local embedder (0 = in the event loop)'),
   INGEST_MAX_ATTEMPTS: int(3, 1, 20).describe('Attempts of an ingestion job before its revision is marked failed'),
   INGEST_LEASE_SECONDS: int(60, 2, 3600).describe('A worker renews its hold on a job this often; a crashed worker\'s job is taken over after it lapses'),
   URL_IMPORT: bool(true).describe('Allow adding knowledge-base entries from a URL (public addresses only, see URL_IMPORT_ALLOW_CIDRS)'),

@@ -46,7 +46,7 @@ export interface Config {
   admin: { email?: string; password?: string };
   llm: { provider: Env['LLM_PROVIDER']; baseUrl?: string; apiKey?: string; model?: string };
   embedding: { provider: Env['EMBEDDING_PROVIDER']; baseUrl?: string; apiKey?: string; model?: string; dimensions: number; batchSize: number; timeoutMs: number };
-  ingest: { workers: number; maxAttempts: number; leaseSeconds: number; exactScanMaxChunks: number };
+  ingest: { workers: number; threads: number; maxAttempts: number; leaseSeconds: number; exactScanMaxChunks: number };
   urlImport: { enabled: boolean; allowCidrs: string[]; timeoutMs: number };
   kbLanguage: Env['KB_LANGUAGE'];
   limits: { uploadMaxBytes: number; jsonBodyBytes: number; rateLimitWindowMs: number; rateLimitMax: number; credentialRateLimitMax: number };
@@ -165,7 +165,7 @@ export function loadConfig(raw: Record<string, string | undefined> = process.env
     llm: { provider: e.LLM_PROVIDER, baseUrl: e.LLM_BASE_URL, apiKey: e.LLM_API_KEY, model: e.LLM_MODEL },
     kbLanguage: e.KB_LANGUAGE,
     embedding: { provider: e.EMBEDDING_PROVIDER, baseUrl: e.EMBEDDING_BASE_URL, apiKey: e.EMBEDDING_API_KEY, model: e.EMBEDDING_MODEL, dimensions: e.EMBEDDING_DIMENSIONS, batchSize: e.EMBEDDING_BATCH_SIZE, timeoutMs: e.EMBEDDING_TIMEOUT_MS },
-    ingest: { workers: e.INGEST_WORKERS, maxAttempts: e.INGEST_MAX_ATTEMPTS, leaseSeconds: e.INGEST_LEASE_SECONDS, exactScanMaxChunks: e.KB_EXACT_SCAN_MAX_CHUNKS },
+    ingest: { workers: e.INGEST_WORKERS, threads: e.INGEST_THREADS, maxAttempts: e.INGEST_MAX_ATTEMPTS, leaseSeconds: e.INGEST_LEASE_SECONDS, exactScanMaxChunks: e.KB_EXACT_SCAN_MAX_CHUNKS },
     urlImport: { enabled: e.URL_IMPORT, allowCidrs: e.URL_IMPORT_ALLOW_CIDRS, timeoutMs: e.URL_IMPORT_TIMEOUT_MS },
     limits: {
       uploadMaxBytes: e.UPLOAD_MAX_MB * 1024 * 1024,

@@ -15,6 +15,7 @@ import { KnowledgeBaseService } from './kb.service';
 import { KbEntriesService } from './kb.entries.service';
 import { Ingestor } from './kb.ingest';
 import { JobEvents } from './kb.job-events';
+import { createCpuPool } from './kb.cpu';
 import { createEmbedder, type Embedder } from './kb.embedder';
 import { DEFAULT_LOCAL_MODEL } from './kb.embedder.local';
 import { kbRoutes } from './kb.routes';
@@ -50,8 +51,9 @@ export function createKnowledgeBaseModule(deps: KnowledgeBaseModuleDeps) {
   const { config } = deps;
   const db = deps.database.db;
   const usage = new UsageRecorder(db);
+  const cpu = createCpuPool(config.ingest.threads);
   const embedderFor = (kb: KnowledgeBaseRow): Embedder => {
-    if (kb.embeddingProvider === 'local') return createEmbedder({ provider: 'local', model: kb.embeddingModel, dimensions: kb.embeddingDimensions, language: kb.language });
+    if (kb.embeddingProvider === 'local') return createEmbedder({ provider: 'local', model: kb.embeddingModel, dimensions: kb.embeddingDimensions, language: kb.language, pool: cpu });
     if (kb.embeddingProvider === 'openai' && config.embedding.provider === 'openai' && config.embedding.baseUrl) {
       return createEmbedder({ provider: 'openai', model: kb.embeddingModel, dimensions: kb.embeddingDimensions, baseUrl: config.embedding.baseUrl, apiKey: config.embedding.apiKey, timeoutMs: config.embedding.timeoutMs, batchSize: config.embedding.batchSize });
     }
@@ -78,7 +80,7 @@ export function createKnowledgeBaseModule(deps: KnowledgeBaseModuleDeps) {
     ensured.add(dimensions);
   };
   const service = new KnowledgeBaseService(new KbRepository(db), deps.audit, embeddingDefaults(config), db, { embedderFor, usage, ensureVectorIndex, exactScanMaxChunks: config.ingest.exactScanMaxChunks });
-  const ingestor = new Ingestor({ repo: entriesRepo, queue: deps.queue, usage, embedderFor, logger: deps.logger, settings: config.ingest });
+  const ingestor = new Ingestor({ repo: entriesRepo, queue: deps.queue, usage, embedderFor, cpu, logger: deps.logger, settings: config.ingest });
   const entries = new KbEntriesService(entriesRepo, service, ingestor, deps.audit, { uploadMaxBytes: config.limits.uploadMaxBytes, urlImport: config.urlImport });
   const events = new JobEvents(entriesRepo, deps.logger);
   return {
@@ -92,6 +94,7 @@ export function createKnowledgeBaseModule(deps: KnowledgeBaseModuleDeps) {
     stop: async () => {
       events.stop();
       await ingestor.stop();
+      await cpu?.close();
     },
   };
 }

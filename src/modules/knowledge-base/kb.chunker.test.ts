@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { countTokens } from 'gpt-tokenizer';
 import { chunkText } from './kb.chunker';
 
@@ -38,5 +40,21 @@ describe('chunker', () => {
     expect(chunkText('\n\n   \n')).toEqual([]);
     const doc = `# A\n\n${para('same', 30)}`;
     expect(chunkText(doc)).toEqual(chunkText(doc));
+  });
+
+  it('when real documents are chunked, then every chunk is within the budget by an exact count and packed close to it', () => {
+    const dir = path.join(__dirname, 'testdata', 'retrieval', 'docs');
+    const text = fs.readdirSync(dir).map((f) => fs.readFileSync(path.join(dir, f), 'utf8')).join('\n\n');
+    // One long section of real prose (headings dropped), so most chunks are full ones.
+    const prose = text.replace(/^#.*$/gm, '');
+    for (const [max, overlap] of [[400, 50], [120, 20]] as const) {
+      const chunks = chunkText(prose, { maxTokens: max, overlapTokens: overlap });
+      for (const c of chunks) {
+        expect(countTokens(c.content)).toBe(c.tokenCount);
+        expect(c.tokenCount).toBeLessThanOrEqual(max);
+      }
+      const full = chunks.slice(0, -1);
+      expect(full.reduce((n, c) => n + c.tokenCount, 0) / full.length).toBeGreaterThan(max * 0.8);
+    }
   });
 });

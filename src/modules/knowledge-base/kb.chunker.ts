@@ -54,20 +54,25 @@ function blocks(text: string): Block[] {
   return out.filter((b) => b.text.length > 0);
 }
 
-/** Pieces of at most `max` tokens: whole sentences where possible, token slices where not. */
-function pieces(text: string, max: number): string[] {
-  if (countTokens(text) <= max) return [text];
-  const out: string[] = [];
+/** Pieces of at most `max` tokens, with their counts: whole sentences where possible, token slices where not. */
+function pieces(text: string, max: number): { text: string; tokens: number }[] {
+  const whole = countTokens(text);
+  if (whole <= max) return [{ text, tokens: whole }];
+  const out: { text: string; tokens: number }[] = [];
   for (const sentence of text.split(SENTENCE_END)) {
-    if (countTokens(sentence) <= max) {
-      out.push(sentence);
+    const n = countTokens(sentence);
+    if (n <= max) {
+      out.push({ text: sentence, tokens: n });
       continue;
     }
     const tokens = encode(sentence);
-    for (let i = 0; i < tokens.length; i += max) out.push(decode(tokens.slice(i, i + max)));
+    for (let i = 0; i < tokens.length; i += max) out.push({ text: decode(tokens.slice(i, i + max)), tokens: Math.min(max, tokens.length - i) });
   }
   return out;
 }
+
+/** What the blank line between two parts of a chunk costs. */
+const JOIN_TOKENS = countTokens('\n\n');
 
 /** The last `n` tokens of a text, starting at a word boundary where one is near. */
 function tail(text: string, n: number): string {
@@ -90,7 +95,11 @@ export function chunkText(text: string, opts: ChunkOptions = {}): Chunk[] {
   const overlapTokens = Math.min(opts.overlapTokens ?? 50, Math.floor(maxTokens / 4));
   const chunks: Chunk[] = [];
   const path: { level: number; text: string }[] = [];
-  let current: { parts: string[]; start: number; end: number; carried: string } | undefined;
+  // `tokens` is what the parts so far would cost: the sum of the parts' own counts and the joins.
+  // The tokenizer splits text at whitespace before merging, so parts joined by a blank line never
+  // cost more together than apart; summing avoids re-counting the whole chunk at every paragraph
+  // (which made chunking quadratic in the paragraphs per chunk). The stored count is exact.
+  let current: { parts: string[]; tokens: number; start: number; end: number; carried: string } | undefined;
 
   const render = (carried: string, parts: string[]) => {
     const body = parts.join('\n\n');
@@ -112,14 +121,15 @@ export function chunkText(text: string, opts: ChunkOptions = {}): Chunk[] {
     }
     // Pieces leave room for the overlap a continuation carries, plus the joins between parts.
     for (const piece of pieces(b.text, maxTokens - overlapTokens - 4)) {
-      // Counted on the text as it will be stored: joins and overlap included.
-      if (current && countTokens(render(current.carried, [...current.parts, piece])) > maxTokens) {
+      // Joins and overlap included, as the text will be stored.
+      if (current && current.tokens + JOIN_TOKENS + piece.tokens > maxTokens) {
         const carried = tail(current.parts.join('\n\n'), overlapTokens);
         emit();
-        current = { parts: [], start: b.start, end: b.end, carried };
+        current = { parts: [], tokens: carried ? countTokens(carried) : 0, start: b.start, end: b.end, carried };
       }
-      current ??= { parts: [], start: b.start, end: b.end, carried: '' };
-      current.parts.push(piece);
+      current ??= { parts: [], tokens: 0, start: b.start, end: b.end, carried: '' };
+      current.tokens += (current.parts.length > 0 || current.carried ? JOIN_TOKENS : 0) + piece.tokens;
+      current.parts.push(piece.text);
       current.end = b.end;
     }
   }

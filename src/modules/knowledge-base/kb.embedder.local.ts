@@ -101,6 +101,96 @@ export class LocalEmbedder {
     throw new Error(`unknown local embedding model '${model}' (known: ${LOCAL_MODELS.join(', ')})`);
   }
 
+  // Scratch space reused by every call (embedOne is synchronous, so calls never overlap): an
+  // open-addressing table from a feature's two hashes to its slot, and per slot, in first-seen
+  // order, its bucket, signed weight and count. A Map keyed by 53-bit numbers boxed every key, and
+  // allocation and garbage collection were most of the embedding time.
+  private tableH1 = new Uint32Array(4096);
+  private tableH2 = new Uint32Array(4096);
+  private tableSlot = new Int32Array(4096);
+  private tableStamp = new Uint32Array(4096);
+  private stamp = 0;
+  private slotBucket = new Int32Array(2048);
+  private slotWeight = new Float64Array(2048);
+  private slotCount = new Uint32Array(2048);
+  private slots = 0;
+  /** The characters of "<word>" and, per n-gram length and start, its two hashes. */
+  private codes = new Int32Array(64);
+  private grams = new Uint32Array(3 * 64 * 2);
+
+  private growGrams(len: number): void {
+    this.codes = new Int32Array(len * 2);
+    this.grams = new Uint32Array(3 * len * 2 * 2);
+  }
+
+  private resetTable(): void {
+    this.stamp = (this.stamp + 1) >>> 0;
+    if (this.stamp === 0) {
+      this.tableStamp.fill(0);
+      this.stamp = 1;
+    }
+    this.slots = 0;
+  }
+
+  /** Counts a feature; its first occurrence fixes its weight, bucket and sign (as they depend only on it). */
+  private add(h1: number, h2: number, w: number): void {
+    const key2 = h2 & 0x1fffff;
+    let mask = this.tableH1.length - 1;
+    let i = (h1 ^ Math.imul(key2, 0x9e3779b1)) & mask;
+    for (;;) {
+      if (this.tableStamp[i] !== this.stamp) break;
+      if (this.tableH1[i] === h1 && this.tableH2[i] === key2) {
+        this.slotCount[this.tableSlot[i]!]! += 1;
+        return;
+      }
+      i = (i + 1) & mask;
+    }
+    const slot = this.slots++;
+    if (slot >= this.slotBucket.length) this.growSlots();
+    this.slotBucket[slot] = h1 % this.dimensions;
+    this.slotWeight[slot] = (h2 & 1 ? 1 : -1) * w;
+    this.slotCount[slot] = 1;
+    this.tableH1[i] = h1;
+    this.tableH2[i] = key2;
+    this.tableSlot[i] = slot;
+    this.tableStamp[i] = this.stamp;
+    // Keep the table at most half full.
+    if (this.slots * 2 > this.tableH1.length) {
+      this.growTable();
+      mask = this.tableH1.length - 1;
+    }
+  }
+
+  private growSlots(): void {
+    const n = this.slotBucket.length * 2;
+    const bucket = new Int32Array(n);
+    bucket.set(this.slotBucket);
+    const weight = new Float64Array(n);
+    weight.set(this.slotWeight);
+    const count = new Uint32Array(n);
+    count.set(this.slotCount);
+    [this.slotBucket, this.slotWeight, this.slotCount] = [bucket, weight, count];
+  }
+
+  private growTable(): void {
+    const [h1s, h2s, slots, stamps] = [this.tableH1, this.tableH2, this.tableSlot, this.tableStamp];
+    const n = h1s.length * 2;
+    const mask = n - 1;
+    this.tableH1 = new Uint32Array(n);
+    this.tableH2 = new Uint32Array(n);
+    this.tableSlot = new Int32Array(n);
+    this.tableStamp = new Uint32Array(n);
+    for (let j = 0; j < h1s.length; j++) {
+      if (stamps[j] !== this.stamp) continue;
+      let i = (h1s[j]! ^ Math.imul(h2s[j]!, 0x9e3779b1)) & mask;
+      while (this.tableStamp[i] === this.stamp) i = (i + 1) & mask;
+      this.tableH1[i] = h1s[j]!;
+      this.tableH2[i] = h2s[j]!;
+      this.tableSlot[i] = slots[j]!;
+      this.tableStamp[i] = this.stamp;
+    }
+  }
+
   /**
    * The same features and hashes as described above, computed without building a string per feature:
    * FNV-1a runs over the prefix ("w:", "b:", "c:") and then the characters in place, for both seeds
@@ -110,25 +200,7 @@ export class LocalEmbedder {
   embedOne(text: string): number[] {
     const dims = this.dimensions;
     const v = new Float64Array(dims);
-    // key → slot; per slot: weight, count, bucket, sign
-    const slots = new Map<number, number>();
-    const weight: number[] = [];
-    const count: number[] = [];
-    const bucket: number[] = [];
-    const sign: number[] = [];
-    const add = (h1: number, h2: number, w: number) => {
-      const key = h1 + (h2 & 0x1fffff) * 4294967296;
-      const at = slots.get(key);
-      if (at !== undefined) {
-        count[at]! += 1;
-        return;
-      }
-      slots.set(key, weight.length);
-      weight.push(w);
-      count.push(1);
-      bucket.push(h1 % dims);
-      sign.push(h2 & 1 ? 1 : -1);
-    };
+    this.resetTable();
     const all = words(text);
     const ws = this.stopwords.size > 0 ? all.filter((w) => !this.stopwords.has(w)) : all;
     for (let i = 0; i < ws.length; i++) {
@@ -139,7 +211,7 @@ export class LocalEmbedder {
         a = Math.imul(a ^ w.charCodeAt(k), FNV_PRIME) >>> 0;
         b = Math.imul(b ^ w.charCodeAt(k), FNV_PRIME) >>> 0;
       }
-      add(a, b, 1);
+      this.add(a, b, 1);
       if (i > 0) {
         const p = ws[i - 1]!;
         a = B1;
@@ -154,24 +226,44 @@ export class LocalEmbedder {
           a = Math.imul(a ^ w.charCodeAt(k), FNV_PRIME) >>> 0;
           b = Math.imul(b ^ w.charCodeAt(k), FNV_PRIME) >>> 0;
         }
-        add(a, b, 0.7);
+        this.add(a, b, 0.7);
       }
       if (w.length >= 3) {
-        const padded = `<${w}>`;
-        for (let n = 3; n <= 5; n++) {
-          for (let j = 0; j + n <= padded.length; j++) {
-            a = C1;
-            b = C2;
-            for (let k = j; k < j + n; k++) {
-              a = Math.imul(a ^ padded.charCodeAt(k), FNV_PRIME) >>> 0;
-              b = Math.imul(b ^ padded.charCodeAt(k), FNV_PRIME) >>> 0;
+        // The n-grams of "<w>" ('<' = 60, '>' = 62). FNV-1a is sequential, so one pass from each
+        // start yields the 3-, 4- and 5-gram hashes there; they are counted in the order of the
+        // definition (every 3-gram, then every 4-gram, then every 5-gram), so the sums, and the
+        // vectors, are the same to the last bit.
+        const len = w.length + 2;
+        if (len > this.codes.length) this.growGrams(len);
+        const { codes, grams } = this;
+        codes[0] = 60;
+        for (let k = 0; k < w.length; k++) codes[k + 1] = w.charCodeAt(k);
+        codes[len - 1] = 62;
+        for (let j = 0; j + 3 <= len; j++) {
+          a = C1;
+          b = C2;
+          const stop = Math.min(j + 5, len);
+          for (let k = j; k < stop; k++) {
+            a = Math.imul(a ^ codes[k]!, FNV_PRIME) >>> 0;
+            b = Math.imul(b ^ codes[k]!, FNV_PRIME) >>> 0;
+            const n = k - j + 1;
+            if (n >= 3) {
+              const at = ((n - 3) * len + j) * 2;
+              grams[at] = a;
+              grams[at + 1] = b;
             }
-            add(a, b, 0.35);
+          }
+        }
+        for (let n = 3; n <= 5; n++) {
+          for (let j = 0; j + n <= len; j++) {
+            const at = ((n - 3) * len + j) * 2;
+            this.add(grams[at]!, grams[at + 1]!, 0.35);
           }
         }
       }
     }
-    for (let i = 0; i < weight.length; i++) v[bucket[i]!]! += sign[i]! * weight[i]! * (1 + Math.log(count[i]!));
+    const { slotBucket, slotWeight, slotCount } = this;
+    for (let i = 0; i < this.slots; i++) v[slotBucket[i]!]! += slotWeight[i]! * (1 + Math.log(slotCount[i]!));
     let norm = 0;
     for (const x of v) norm += x * x;
     norm = Math.sqrt(norm);

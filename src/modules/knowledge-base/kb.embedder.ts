@@ -1,3 +1,4 @@
+import type { CpuPool } from './kb.cpu';
 import { LocalEmbedder } from './kb.embedder.local';
 import { OpenAiEmbedder, estimateTokens, type EmbedOptions } from './kb.embedder.openai';
 
@@ -27,6 +28,8 @@ export interface EmbedderSettings {
   dimensions: number;
   /** The knowledge base's text-search configuration: the local embedder drops its stop words (hashing-v2). */
   language?: string;
+  /** Worker threads for the local embedder's batches (INGEST_THREADS). */
+  pool?: CpuPool;
   baseUrl?: string;
   apiKey?: string;
   timeoutMs?: number;
@@ -43,13 +46,21 @@ class LocalAdapter implements Embedder {
   constructor(
     readonly model: string,
     readonly dimensions: number,
-    language: string,
+    private readonly language: string,
+    private readonly pool?: CpuPool,
   ) {
     this.inner = LocalEmbedder.forModel(model, dimensions, language);
   }
 
   async embed(texts: string[], opts: EmbedOptions = {}): Promise<EmbeddingResult> {
     const started = performance.now();
+    // A question (one text) is hashed here: the round trip to a thread would cost more than it.
+    if (this.pool && texts.length > 1) {
+      opts.signal?.throwIfAborted();
+      const vectors = await this.pool.embedLocal({ model: this.model, dimensions: this.dimensions, language: this.language }, texts);
+      const promptTokens = opts.tokenCounts ? opts.tokenCounts.reduce((a, b) => a + b, 0) : estimateTokens(texts);
+      return { vectors, promptTokens, source: 'estimated', latencyMs: Math.round(performance.now() - started) };
+    }
     const vectors: number[][] = [];
     for (let i = 0; i < texts.length; i += this.batchSize) {
       opts.signal?.throwIfAborted();
@@ -65,7 +76,7 @@ class LocalAdapter implements Embedder {
 export function createEmbedder(settings: EmbedderSettings): Embedder {
   switch (settings.provider) {
     case 'local':
-      return new LocalAdapter(settings.model, settings.dimensions, settings.language ?? 'simple');
+      return new LocalAdapter(settings.model, settings.dimensions, settings.language ?? 'simple', settings.pool);
     case 'openai':
       if (!settings.baseUrl) throw new Error('The openai embedding provider needs a base URL (EMBEDDING_BASE_URL).');
       return new OpenAiEmbedder({

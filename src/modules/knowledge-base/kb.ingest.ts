@@ -5,7 +5,7 @@ import type { Logger } from '../../platform/logger';
 import { AppError } from '../../platform/errors';
 import type { UsageRecorder } from '../usage';
 import { countTokens } from 'gpt-tokenizer';
-import { chunkText } from './kb.chunker';
+import { chunkWith, type CpuPool } from './kb.cpu';
 import type { Embedder } from './kb.embedder';
 import type { KbEntriesRepository, JobRow } from './kb.entries.repository';
 import type { KnowledgeBaseRow } from './kb.repository';
@@ -43,6 +43,8 @@ export class Ingestor {
       queue: JobQueue;
       usage: UsageRecorder;
       embedderFor: (kb: KnowledgeBaseRow) => Embedder;
+      /** Worker threads for chunking (and the local embedder); none: this thread. */
+      cpu?: CpuPool;
       logger: Logger;
       settings: IngestSettings;
     },
@@ -159,7 +161,7 @@ export class Ingestor {
     await repo.markProcessing(job.revisionId);
 
     await beat({ stage: 'chunking' });
-    const chunks = chunkText(revision.content);
+    const chunks = await chunkWith(this.deps.cpu, revision.content);
     const tokenCount = chunks.reduce((n, c) => n + c.tokenCount, 0);
     const stored = await repo.chunkOrdinals(job.revisionId);
     const missing = chunks.filter((c) => !stored.has(c.ordinal));
