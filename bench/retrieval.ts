@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { Client } from 'pg';
-import { DEFAULT_EXACT_THRESHOLD, hybridSearch, vectorSearch, type VectorSearchOptions } from '../src/modules/knowledge-base/kb.search';
+import { DEFAULT_EXACT_THRESHOLD, hybridSearch, TEXT_LEG_BUDGET, vectorSearch, type VectorSearchOptions } from '../src/modules/knowledge-base/kb.search';
 import { bulkLoad, SYNTHETIC_MODEL, syntheticCorpus, syntheticEmbedder } from '../src/modules/knowledge-base/testdata/retrieval/synthetic';
 import { createDatabase, type Database } from '../src/platform/db/client';
 import { rowsOf, runMigrations } from '../src/platform/db/migrate';
@@ -124,15 +124,16 @@ export async function retrieval(): Promise<void> {
     const corpus = syntheticCorpus();
     const embedder = syntheticEmbedder();
     /** Questions about chunks of what is searched: seeds spread evenly over its knowledge bases' chunks. */
-    type Asked = { kbIds: string[]; questions: string[]; vectors: number[][]; truth: number[][] };
+    type Asked = { kbIds: string[]; seeds: number[]; questions: string[]; vectors: number[][]; truth: number[][] };
     const ask = async (kbs: Layout['kbs']): Promise<Asked> => {
       const seeds = kbs.flatMap((kb) => Array.from({ length: kb.chunks }, (_, i) => kb.firstSeed + i));
-      const questions = Array.from({ length: QUERIES }, (_, i) => corpus.question(seeds[Math.floor(((i + 0.5) * seeds.length) / QUERIES)]!));
+      const asked = Array.from({ length: QUERIES }, (_, i) => seeds[Math.floor(((i + 0.5) * seeds.length) / QUERIES)]!);
+      const questions = asked.map((seed) => corpus.question(seed));
       const vectors = questions.map((q) => embedder.embedOne(q));
       const kbIds = kbs.map((kb) => kb.id);
       const truth: number[][] = [];
       for (const v of vectors) truth.push(await exactTopK(database, kbIds, v, K));
-      return { kbIds, questions, vectors, truth };
+      return { kbIds, seeds: asked, questions, vectors, truth };
     };
     const leg = async (a: Asked, opts: VectorSearchOptions): Promise<Measured> => {
       const { times, results } = await timed(QUERIES, (i) => vectorSearch(database.db, { kbIds: a.kbIds, dimensions: 384 }, a.vectors[i]!, opts));
@@ -150,12 +151,19 @@ export async function retrieval(): Promise<void> {
     row('exact full scan (baseline)', baseline);
     for (const ef of [40, 80, 160]) row(`HNSW, ef_search ${ef}`, await leg(everything, { limit: K, exactThreshold: 0, efSearch: ef }));
 
-    console.log(`\nhybridSearch, k = ${K}, default threshold (${DEFAULT_EXACT_THRESHOLD.toLocaleString('en')})`);
+    console.log(`\nhybridSearch, k = ${K}, default threshold (${DEFAULT_EXACT_THRESHOLD.toLocaleString('en')}); found = share of questions whose own chunk is in the top ${K}`);
     const small = layout.kbs.find((kb) => kb.chunks === SIZES[0])!;
-    for (const [name, a] of [[`all ${TOTAL.toLocaleString('en')} chunks`, everything], [`1 % knowledge base (${small.chunks.toLocaleString('en')} chunks)`, await ask([small])]] as const) {
-      const { times, results } = await timed(QUERIES, (i) => hybridSearch(database.db, { kbIds: a.kbIds, dimensions: 384, languages: ['english'] }, { text: a.questions[i]!, vector: a.vectors[i]! }, { k: K }));
+    const cases: [string, Asked, { textBudget?: number }][] = [
+      [`all ${TOTAL.toLocaleString('en')} chunks, every text match ranked`, everything, { textBudget: Infinity }],
+      ...[500, 1000].map((budget): [string, Asked, { textBudget?: number }] => [`all ${TOTAL.toLocaleString('en')} chunks, text leg ~${budget.toLocaleString('en')} rows`, everything, { textBudget: budget }]),
+      [`all ${TOTAL.toLocaleString('en')} chunks (default: text leg ~${TEXT_LEG_BUDGET.toLocaleString('en')} rows)`, everything, {}],
+      [`1 % knowledge base (${small.chunks.toLocaleString('en')} chunks)`, await ask([small]), {}],
+    ];
+    for (const [name, a, extra] of cases) {
+      const { times, results } = await timed(QUERIES, (i) => hybridSearch(database.db, { kbIds: a.kbIds, dimensions: 384, languages: ['english'] }, { text: a.questions[i]!, vector: a.vectors[i]! }, { k: K, ...extra }));
       const plan = [...new Set(results.map((r) => r.plan))].join('/');
-      console.log(`${name.padEnd(42)} plan ${plan.padEnd(5)}  p50 ${ms(quantile(times, 0.5)).padStart(7)}  p95 ${ms(quantile(times, 0.95)).padStart(7)}  ratio ${(quantile(times, 0.5) / baseline.p50).toFixed(2)}×`);
+      const found = results.filter((r, i) => r.hits.some((h) => h.content === corpus.chunk(a.seeds[i]!))).length / QUERIES;
+      console.log(`${name.padEnd(52)} plan ${plan.padEnd(5)}  found ${found.toFixed(2)}  p50 ${ms(quantile(times, 0.5)).padStart(7)}  p95 ${ms(quantile(times, 0.95)).padStart(7)}  ratio ${(quantile(times, 0.5) / baseline.p50).toFixed(2)}×`);
     }
 
     console.log(`\nvector leg by knowledge-base size (of ${TOTAL.toLocaleString('en')} chunks): exact scan vs HNSW (relaxed order, default ef_search)`);

@@ -129,6 +129,53 @@ describe('knowledge-base entries, revisions and ingestion', () => {
     expect(Buffer.compare(download.body as Buffer, pdf)).toBe(0);
   });
 
+  it('when an uploaded file is restored and its knowledge base re-indexed, then every copy downloads the same original while its bytes are stored once', async () => {
+    const { auth } = await person(t);
+    const kb = await newKb(t, auth);
+    const other = await newKb(t, auth, { name: 'Other' });
+    const pdf = await pdfWithTwoPages();
+    const up = async (kbId: string) => {
+      const res = await request(t.app).post(`/api/knowledge-bases/${kbId}/entries`).set(auth).attach('file', pdf, { filename: 'review.pdf', contentType: 'application/pdf' });
+      expect((await jobEnd(t, auth, res.body.job.id)).status).toBe('succeeded');
+      return res.body.entry.id as string;
+    };
+    const entryId = await up(kb.id);
+    const otherEntry = await up(other.id);
+    const base = `/api/knowledge-bases/${kb.id}/entries/${entryId}`;
+    const edited = await request(t.app).post(`${base}/revisions`).set(auth).send({ text: '# Quarterly Operations Review\n\nRewritten by hand.' });
+    expect((await jobEnd(t, auth, edited.body.job.id)).status).toBe('succeeded');
+    const restored = await request(t.app).post(`${base}/revisions/1/restore`).set(auth);
+    expect((await jobEnd(t, auth, restored.body.job.id)).status).toBe('succeeded');
+    expect((await request(t.app).post(`/api/knowledge-bases/${kb.id}/reindex`).set(auth).send({})).body.jobs).toBe(1);
+    for (const j of rowsOf<{ id: string }>(await t.database.db.execute(sql`SELECT id FROM kb_jobs WHERE kb_id = ${kb.id} AND status IN ('queued', 'running')`))) {
+      expect((await jobEnd(t, auth, j.id)).status).toBe('succeeded');
+    }
+
+    const download = (n: number) =>
+      request(t.app).get(`${base}/revisions/${n}/original`).set(auth).buffer(true).parse((res, cb) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () => cb(null, Buffer.concat(parts)));
+      });
+    // 1 upload, 2 typed edit, 3 restore of 1, 4 re-index of 3.
+    for (const n of [1, 3, 4]) {
+      const res = await download(n);
+      expect([n, res.status, res.headers['content-type'], Buffer.compare(res.body as Buffer, pdf)]).toEqual([n, 200, 'application/pdf', 0]);
+    }
+    expect((await download(2)).headers['content-type']).toBe('text/markdown; charset=utf-8');
+    const stored = rowsOf<{ number: number; bytes: number | null }>(
+      await t.database.db.execute(sql`SELECT number, octet_length(original) AS bytes FROM kb_revisions WHERE entry_id = ${entryId} ORDER BY number`),
+    ).map((r) => [r.number, r.bytes === null ? null : Number(r.bytes)]);
+    expect(stored).toEqual([
+      [1, pdf.length],
+      [2, null],
+      [3, null],
+      [4, null],
+    ]);
+    // The same file in another knowledge base keeps its own copy, untouched.
+    expect(rowsOf<{ bytes: number }>(await t.database.db.execute(sql`SELECT octet_length(original) AS bytes FROM kb_revisions WHERE entry_id = ${otherEntry}`)).map((r) => Number(r.bytes))).toEqual([pdf.length]);
+  });
+
   it('when hostile or broken files are uploaded, then each gets a clear 4xx and nothing is stored', async () => {
     const { auth } = await person(t);
     const kb = await newKb(t, auth);

@@ -6,8 +6,10 @@ import { kbChunks, kbEntries, kbJobs, kbRevisions, knowledgeBases } from './kb.s
 export type EntryRow = typeof kbEntries.$inferSelect;
 export type RevisionRow = typeof kbRevisions.$inferSelect;
 export type JobRow = typeof kbJobs.$inferSelect;
-/** A revision without its (possibly large) content and original. */
-export type RevisionSummary = Omit<RevisionRow, 'content' | 'original'>;
+/** A revision without its (possibly large) content and original; whether it holds the original's bytes itself. */
+export type RevisionSummary = Omit<RevisionRow, 'content' | 'original'> & { hasOriginal: boolean };
+/** A revision with its content, still without the original's bytes. */
+export type RevisionWithContent = RevisionSummary & { content: string };
 
 export interface EntryListRow extends EntryRow {
   currentNumber: number | null;
@@ -22,6 +24,7 @@ export interface NewRevision {
   format: string;
   authorId: string | null;
   original: Buffer | null;
+  originalRevisionId?: string | null;
   originalName: string | null;
   mimeType: string | null;
   sourceUrl: string | null;
@@ -52,9 +55,12 @@ const summaryColumns = {
   reindex: kbRevisions.reindex,
   authorId: kbRevisions.authorId,
   originalName: kbRevisions.originalName,
+  originalRevisionId: kbRevisions.originalRevisionId,
+  hasOriginal: sql<boolean>`(${kbRevisions.original} IS NOT NULL)`.as('has_original'),
   mimeType: kbRevisions.mimeType,
   createdAt: kbRevisions.createdAt,
 };
+const withContent = { ...summaryColumns, content: kbRevisions.content };
 
 /** Entries, revisions, chunks and jobs: the only place that touches those tables. */
 export class KbEntriesRepository {
@@ -130,9 +136,15 @@ export class KbEntriesRepository {
     return this.db.select(summaryColumns).from(kbRevisions).where(eq(kbRevisions.entryId, entryId)).orderBy(desc(kbRevisions.number));
   }
 
-  async revisionByNumber(entryId: string, number: number): Promise<RevisionRow | undefined> {
-    const [row] = await this.db.select().from(kbRevisions).where(and(eq(kbRevisions.entryId, entryId), eq(kbRevisions.number, number))).limit(1);
+  async revisionByNumber(entryId: string, number: number): Promise<RevisionWithContent | undefined> {
+    const [row] = await this.db.select(withContent).from(kbRevisions).where(and(eq(kbRevisions.entryId, entryId), eq(kbRevisions.number, number))).limit(1);
     return row;
+  }
+
+  /** The uploaded bytes a revision holds (see kb_revisions.original_revision_id for copies). */
+  async originalBytes(revisionId: string): Promise<Buffer | null> {
+    const [row] = await this.db.select({ original: kbRevisions.original }).from(kbRevisions).where(eq(kbRevisions.id, revisionId)).limit(1);
+    return row?.original ?? null;
   }
 
   async revisionContent(id: string): Promise<{ content: string; entryId: string; number: number } | undefined> {
@@ -329,13 +341,8 @@ export class KbEntriesRepository {
   }
 
   /** Every entry's current revision in full (a re-index copies them). */
-  async currentRevisions(kbId: string): Promise<RevisionRow[]> {
-    return this.db
-      .select({ r: kbRevisions })
-      .from(kbEntries)
-      .innerJoin(kbRevisions, eq(kbRevisions.id, kbEntries.currentRevisionId))
-      .where(eq(kbEntries.kbId, kbId))
-      .then((rows) => rows.map((x) => x.r));
+  async currentRevisions(kbId: string): Promise<RevisionWithContent[]> {
+    return this.db.select(withContent).from(kbEntries).innerJoin(kbRevisions, eq(kbRevisions.id, kbEntries.currentRevisionId)).where(eq(kbEntries.kbId, kbId));
   }
 
   async activeJobs(kbId: string): Promise<number> {

@@ -7,7 +7,7 @@ import type { AuditService } from '../../platform/audit/audit.service';
 import { safeFetch } from '../../platform/net/safe-fetch';
 import type { Principal } from '../auth';
 import type { KnowledgeBaseService } from './kb.service';
-import type { KbEntriesRepository, EntryListRow, EntryRow, JobRow, NewRevision, RevisionRow, RevisionSummary } from './kb.entries.repository';
+import type { KbEntriesRepository, EntryListRow, EntryRow, JobRow, NewRevision, RevisionSummary, RevisionWithContent } from './kb.entries.repository';
 import { parseDocument, type ParsedDocument } from './kb.parsers';
 import type { Ingestor } from './kb.ingest';
 
@@ -330,7 +330,9 @@ export class KbEntriesService {
     const entry = await this.entryIn(kbId, entryId);
     const r = await this.repo.revisionByNumber(entryId, number);
     if (!r) throw new NotFoundError('revision-not-found', `This entry has no revision ${number}.`);
-    if (r.original) return { bytes: r.original, fileName: r.originalName ?? `${safeLabel(entry.title)}`, mimeType: r.mimeType ?? 'application/octet-stream' };
+    const holder = r.hasOriginal ? r.id : r.originalRevisionId;
+    const bytes = holder ? await this.repo.originalBytes(holder) : null;
+    if (bytes) return { bytes, fileName: r.originalName ?? `${safeLabel(entry.title)}`, mimeType: r.mimeType ?? 'application/octet-stream' };
     return { bytes: Buffer.from(r.content, 'utf8'), fileName: `${safeLabel(entry.title)}.md`, mimeType: 'text/markdown; charset=utf-8' };
   }
 
@@ -384,8 +386,10 @@ export class KbEntriesService {
 }
 
 /** A stored revision's content and origin, for a new revision that repeats it (restore, re-index). */
-function copyOf(r: RevisionRow): Omit<NewRevision, 'authorId'> {
-  return { content: r.content, contentHash: r.contentHash, sizeBytes: r.sizeBytes, tokenCount: r.tokenCount, format: r.format, original: r.original, originalName: r.originalName, mimeType: r.mimeType, sourceUrl: r.sourceUrl };
+function copyOf(r: RevisionWithContent): Omit<NewRevision, 'authorId'> {
+  // The bytes stay where they are; the copy points at the revision holding them.
+  const originalRevisionId = r.hasOriginal ? r.id : r.originalRevisionId;
+  return { content: r.content, contentHash: r.contentHash, sizeBytes: r.sizeBytes, tokenCount: r.tokenCount, format: r.format, original: null, originalRevisionId, originalName: r.originalName, mimeType: r.mimeType, sourceUrl: r.sourceUrl };
 }
 
 /** A download or display name without path parts or quotes. */

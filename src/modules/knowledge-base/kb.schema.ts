@@ -88,6 +88,11 @@ export const kbRevisions = pgTable(
     authorId: uuid('author_id').references(() => users.id, { onDelete: 'set null' }),
     /** The uploaded original, kept in Postgres so backups hold it. */
     original: bytea('original'),
+    /**
+     * A copy (restore, re-index) holds no bytes of its own: this is the revision that does, so
+     * re-indexing a knowledge base of large PDFs does not store every file again.
+     */
+    originalRevisionId: uuid('original_revision_id').references((): AnyPgColumn => kbRevisions.id, { onDelete: 'set null' }),
     originalName: text('original_name'),
     mimeType: text('mime_type'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),

@@ -1,10 +1,11 @@
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { captureLogger, openTestDatabase, unique } from '../../../test/support/test-app';
 import type { Database } from '../../platform/db/client';
 import { users } from '../auth';
 import { chunkText } from './kb.chunker';
 import { LocalEmbedder } from './kb.embedder.local';
 import { kbChunks, kbEntries, kbRevisions, knowledgeBases } from './kb.schema';
+import { rowsOf } from '../../platform/db/migrate';
 import { hybridSearch } from './kb.search';
 
 describe('hybrid search', () => {
@@ -65,6 +66,29 @@ describe('hybrid search', () => {
     const hnsw = await search([kb.id], 'revenue growth north', 0);
     expect(hnsw.plan).toBe('hnsw');
     expect(hnsw.hits[0]!.chunkId).toBe(exact.hits[0]!.chunkId);
+  });
+
+  it('when a large search bounds its full-text leg, then a passage holding the rare word still comes first, and candidates are scored on every word', async () => {
+    const notes = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`Policy note ${i}`, `# Note ${i}\n\nThe travel policy covers case ${i} of booking trains and hotels.`]));
+    const kb = await kbWith({ ...notes, Airships: '# Airships\n\nA zeppelin flight needs the travel policy approval of two directors.' });
+    // Statistics are what the bound is computed from (autovacuum would gather them in time).
+    await database.db.execute(sql`ANALYZE kb_chunks`);
+    // What makes the bound bite: by the statistics "polici" is in most chunks, "zeppelin" in few.
+    const freq = new Map(
+      rowsOf<{ l: string; f: number }>(
+        await database.db.execute(sql`SELECT e.l, f.f FROM pg_stats s, unnest(s.most_common_elems::text::text[]) WITH ORDINALITY e(l, i) JOIN unnest(s.most_common_elem_freqs) WITH ORDINALITY f(f, i) USING (i)
+          WHERE s.tablename = 'kb_chunks' AND s.attname = 'tsv' AND e.l IN ('polici', 'zeppelin')`),
+      ).map((r) => [r.l, Number(r.f)]),
+    );
+    expect(freq.get('polici') ?? 0).toBeGreaterThan(10 * (freq.get('zeppelin') ?? 0.001));
+    const question = 'zeppelin travel policy';
+    const bounded = await hybridSearch(database.db, { kbIds: [kb.id], dimensions: 384, languages: ['english'] }, { text: question, vector: embedder.embedOne(question) }, { k: 5, exactThreshold: 0, textBudget: 1 });
+    expect(bounded.plan).toBe('hnsw');
+    expect(bounded.hits[0]).toMatchObject({ entryTitle: 'Airships', textRank: 1 });
+    // The notes match only the common words the bounded leg left out, yet they are ranked by them.
+    expect(bounded.hits.slice(1).every((h) => h.entryTitle.startsWith('Policy note') && h.textRank !== null)).toBe(true);
+    const full = await hybridSearch(database.db, { kbIds: [kb.id], dimensions: 384, languages: ['english'] }, { text: question, vector: embedder.embedOne(question) }, { k: 5, exactThreshold: 0, textBudget: Infinity });
+    expect(full.hits[0]!.entryTitle).toBe('Airships');
   });
 
   it("when several knowledge bases exist, then only the searched ones' chunks can come back", async () => {

@@ -28,6 +28,11 @@ export interface SearchOptions {
   k: number;
   /** Below this many chunks in the searched knowledge bases the vector leg scans exactly (DESIGN.md, "Retrieval plans"). */
   exactThreshold?: number;
+  /**
+   * With the HNSW plan, about how many chunks the full-text leg may rank (see textLexemes); by
+   * default TEXT_LEG_BUDGET. Infinity ranks every match.
+   */
+  textBudget?: number;
 }
 
 export type VectorPlan = 'exact' | 'hnsw';
@@ -61,6 +66,78 @@ export interface VectorSearchResult {
 function anyLexeme(lang: string, text: string): SQL {
   return sql`(SELECT coalesce(string_agg('''' || replace(replace(l, ${'\\'}, ${'\\\\'}), '''', '''''') || '''', ' | '), '')::tsquery
     FROM unnest(tsvector_to_array(to_tsvector(${lang}::regconfig, ${text}))) AS l)`;
+}
+
+/** Any of these lexemes (already stemmed: cast, never parsed again). */
+function anyOf(lexemes: string[]): SQL {
+  if (lexemes.length === 0) return sql`''::tsquery`;
+  return sql`(SELECT string_agg('''' || replace(replace(l, ${'\\'}, ${'\\\\'}), '''', '''''') || '''', ' | ')::tsquery
+    FROM unnest(${sql`ARRAY[${sql.join(lexemes.map((l) => sql`${l}::text`), sql`, `)}]`}) AS l)`;
+}
+
+/**
+ * About how many chunks the full-text leg ranks over a large knowledge base (the HNSW plan).
+ * Matching any word of a question finds most of a big table (~15k of 100k chunks for a typical
+ * one, bench/README.md), and ranking them all was most of the search time.
+ */
+export const TEXT_LEG_BUDGET = 2_000;
+
+/** How often each lexeme occurs in kb_chunks.tsv, from PostgreSQL's statistics (ANALYZE); refreshed every few minutes. */
+interface LexemeStats {
+  at: number;
+  rows: number;
+  freq: Map<string, number>;
+  /** Lexemes not among the most common occur at most this often. */
+  rare: number;
+}
+const STATS_TTL_MS = 5 * 60_000;
+const statsCache = new WeakMap<object, LexemeStats>();
+
+/** Cached per database handle; read inside the caller's transaction (PGlite has a single connection). */
+async function lexemeStats(db: Db, tx: Executor): Promise<LexemeStats> {
+  const cached = statsCache.get(db);
+  if (cached && Date.now() - cached.at < STATS_TTL_MS) return cached;
+  const [row] = rowsOf<{ elems: string[] | null; freqs: number[] | null; rows: number | null }>(
+    await tx.execute(sql`SELECT s.most_common_elems::text::text[] AS elems, s.most_common_elem_freqs AS freqs,
+        (SELECT reltuples FROM pg_class WHERE oid = 'kb_chunks'::regclass) AS rows
+      FROM (SELECT 1) one LEFT JOIN pg_stats s ON s.schemaname = current_schema() AND s.tablename = 'kb_chunks' AND s.attname = 'tsv'`),
+  );
+  const elems = row?.elems ?? [];
+  const freqs = (row?.freqs ?? []).map(Number);
+  const freq = new Map(elems.map((e, i) => [e, freqs[i] ?? 0]));
+  // The array ends with the minimum and maximum frequency and the share of nulls.
+  const stats = { at: Date.now(), rows: Math.max(Number(row?.rows ?? 0), 0), freq, rare: freqs.length > elems.length ? freqs[elems.length]! : 0 };
+  // Until ANALYZE has run there is nothing to keep; the next large search looks again.
+  if (freq.size > 0) statsCache.set(db, stats);
+  return stats;
+}
+
+/**
+ * The question's lexemes the text leg of a large search matches: the rarest first, as many as fit
+ * the budget by their estimated matches (frequency × rows), always at least one. The commonest
+ * words of the collection then stop deciding which chunks are candidates; chunks the vector leg
+ * found are still scored on every lexeme in the fusion. Without statistics (no ANALYZE yet, or a
+ * table smaller than the budget) every lexeme is kept (undefined).
+ */
+export function chooseLexemes(lexemes: string[], stats: Pick<LexemeStats, 'rows' | 'freq' | 'rare'>, budget: number): string[] | undefined {
+  if (!Number.isFinite(budget) || stats.freq.size === 0 || stats.rows <= budget) return undefined;
+  const ranked = [...new Set(lexemes)].map((l) => ({ l, rows: (stats.freq.get(l) ?? stats.rare) * stats.rows })).sort((a, b) => a.rows - b.rows || (a.l < b.l ? -1 : 1));
+  const kept: string[] = [];
+  let total = 0;
+  for (const { l, rows } of ranked) {
+    if (kept.length > 0 && total + rows > budget) break;
+    kept.push(l);
+    total += rows;
+  }
+  return kept;
+}
+
+async function textLexemes(tx: Executor, db: Db, lang: string, text: string, budget: number): Promise<string[] | undefined> {
+  if (!Number.isFinite(budget)) return undefined;
+  const stats = await lexemeStats(db, tx);
+  if (stats.freq.size === 0 || stats.rows <= budget) return undefined;
+  const lexemes = rowsOf<{ l: string }>(await tx.execute(sql`SELECT unnest(tsvector_to_array(to_tsvector(${lang}::regconfig, ${text}))) AS l`)).map((r) => r.l);
+  return chooseLexemes(lexemes, stats, budget);
 }
 
 /** What the legs need of a transaction (drizzle's transaction and database types differ). */
@@ -184,6 +261,22 @@ export async function hybridSearch(db: Db, scope: SearchScope, query: { text: st
   return db.transaction(async (tx) => {
     const { rows: vectorRows, plan } = await vectorLeg(tx, kbIds, d, query.vector, { limit: fetch, exactThreshold: opts.exactThreshold });
     const languages = [...new Set(scope.languages)];
+    // Over a large search (the HNSW plan) the text leg's candidates come from the rarer lexemes
+    // only; the scoring below still uses every lexeme.
+    const bounded = new Map<string, string[] | undefined>();
+    if (plan === 'hnsw') for (const lang of languages) bounded.set(lang, await textLexemes(tx, db, lang, query.text, opts.textBudget ?? TEXT_LEG_BUDGET));
+    const legQuery = (lang: string) => {
+      const kept = bounded.get(lang);
+      return kept ? anyOf(kept) : anyLexeme(lang, query.text);
+    };
+    const legMatch = sql.join(
+      languages.map((lang) => sql`(c.language = ${lang}::regconfig AND c.tsv @@ ${legQuery(lang)})`),
+      sql` OR `,
+    );
+    const legRank = sql`ts_rank(c.tsv, CASE ${sql.join(
+      languages.map((lang) => sql`WHEN c.language = ${lang}::regconfig THEN ${legQuery(lang)}`),
+      sql` `,
+    )} END, 1)`;
     const match = sql.join(
       languages.map((lang) => sql`(c.language = ${lang}::regconfig AND c.tsv @@ ${anyLexeme(lang, query.text)})`),
       sql` OR `,
@@ -203,8 +296,8 @@ export async function hybridSearch(db: Db, scope: SearchScope, query: { text: st
               WHERE ${match} ORDER BY ${rank} DESC, c.id LIMIT ${fetch}`
           : sql`SELECT c.id FROM kb_chunks c
               JOIN kb_entries e ON e.id = c.entry_id AND e.current_revision_id = c.revision_id
-              WHERE c.kb_id = ANY(${ids}) AND (${match})
-              ORDER BY ${rank} DESC, c.id LIMIT ${fetch}`,
+              WHERE c.kb_id = ANY(${ids}) AND (${legMatch})
+              ORDER BY ${legRank} DESC, c.id LIMIT ${fetch}`,
       ),
     );
 
