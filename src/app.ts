@@ -20,6 +20,7 @@ import cookieParser from 'cookie-parser';
 import { AuditService } from './platform/audit/audit.service';
 import { createAuthModule, type AuthModule } from './modules/auth';
 import { createKnowledgeBaseModule, type KnowledgeBaseModule } from './modules/knowledge-base';
+import { createChatModule, type ChatModule } from './modules/agent-chat';
 import { createJobQueue } from './platform/jobs/queue';
 
 export interface Lifecycle {
@@ -50,6 +51,7 @@ export interface BuiltApp {
   audit: AuditService;
   auth: AuthModule;
   knowledgeBases: KnowledgeBaseModule;
+  chat: ChatModule;
   /** Starts background work (the job queue and this process's workers). */
   start(): Promise<void>;
   /** Stops it: workers give their jobs back; call before closing the database. */
@@ -128,8 +130,10 @@ export function buildApp(deps: AppDeps): BuiltApp {
   // Module routers, each from its own factory.
   const queue = createJobQueue(deps.database, logger);
   const knowledgeBases = createKnowledgeBaseModule({ config, database: deps.database, audit, logger, queue, signal: lifecycle.signal });
+  const chat = createChatModule({ config, db: deps.database.db, audit, logger, knowledgeBases: knowledgeBases.service, signal: lifecycle.signal });
   app.use(auth.routes(docs));
   app.use(knowledgeBases.routes(docs));
+  app.use(chat.routes(docs));
 
   app.use(webUi(deps.webRoot ?? webDistFolder()));
   app.use(notFound());
@@ -142,9 +146,11 @@ export function buildApp(deps: AppDeps): BuiltApp {
     audit,
     auth,
     knowledgeBases,
+    chat,
     start: async () => {
       await queue.start();
       await knowledgeBases.start();
+      await chat.start();
     },
     stop: async () => {
       await knowledgeBases.stop();

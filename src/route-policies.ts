@@ -71,6 +71,17 @@ export const ROUTE_POLICIES: Record<string, Policy> = {
   'POST /api/keys': 'member',
   'GET /api/keys': 'member',
   'DELETE /api/keys/:id': 'owner',
+  'GET /api/agents': 'member', // the agents the caller may use
+  'GET /api/agents/:id': 'member', // admins-only and archived agents answer 404 to members
+  'POST /api/agents': 'admin',
+  'PATCH /api/agents/:id': 'admin',
+  'DELETE /api/agents/:id': 'admin',
+  'POST /api/conversations': 'member',
+  'GET /api/conversations': 'member', // the caller's own
+  'GET /api/conversations/:id': 'owner',
+  'PATCH /api/conversations/:id': 'owner',
+  'DELETE /api/conversations/:id': 'owner',
+  'POST /api/conversations/:id/messages': 'owner',
 };
 
 /**
@@ -101,4 +112,12 @@ export const API_KEY_ROUTES: Record<string, string> = {
   'GET /api/jobs/events': 'knowledge-bases',
   'GET /api/jobs/:id': 'knowledge-bases',
   'POST /api/jobs/:id/cancel': 'knowledge-bases',
+  'GET /api/agents': 'chat',
+  'GET /api/agents/:id': 'chat',
+  'POST /api/conversations': 'conversations',
+  'GET /api/conversations': 'conversations',
+  'GET /api/conversations/:id': 'conversations',
+  'PATCH /api/conversations/:id': 'conversations',
+  'DELETE /api/conversations/:id': 'conversations',
+  'POST /api/conversations/:id/messages': 'conversations',
 };

@@ -21,9 +21,11 @@ import { DEFAULT_LOCAL_MODEL } from './kb.embedder.local';
 import { kbRoutes } from './kb.routes';
 import { importFolder } from './kb.import';
 
-export { LocalEmbedder, normalise, words } from './kb.embedder.local';
+export { LocalEmbedder, normalise, stopwordsFor, words } from './kb.embedder.local';
 export { chunkText, type Chunk, type ChunkOptions } from './kb.chunker';
 export { hybridSearch, type SearchHit } from './kb.search';
+export { knowledgeBases } from './kb.schema';
+export type { KnowledgeBaseService } from './kb.service';
 export { createEmbedder, type Embedder } from './kb.embedder';
 export { importFolder, IMPORTABLE, type ImportProgress, type ImportReport } from './kb.import';
 

@@ -1,4 +1,4 @@
-import { and, desc, eq, or, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, or, sql } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client';
 import { kbChunks, kbEntries, knowledgeBases } from './kb.schema';
 
@@ -29,6 +29,14 @@ export class KbRepository {
     const rows = await this.db.select().from(knowledgeBases).where(where).orderBy(desc(knowledgeBases.updatedAt), knowledgeBases.id).limit(opts.limit).offset(opts.offset);
     const [count] = await this.db.select({ n: sql<number>`count(*)::int` }).from(knowledgeBases).where(where);
     return { rows, total: Number(count?.n ?? 0) };
+  }
+
+  /** Every knowledge base the user may read (of `among`, when given). */
+  async readable(userId: string, isAdmin: boolean, among?: string[]): Promise<KnowledgeBaseRow[]> {
+    if (among && among.length === 0) return [];
+    const rights = isAdmin ? undefined : or(eq(knowledgeBases.ownerId, userId), eq(knowledgeBases.visibility, 'organization'));
+    const where = among ? and(inArray(knowledgeBases.id, among), rights) : rights;
+    return this.db.select().from(knowledgeBases).where(where).orderBy(knowledgeBases.id);
   }
 
   async update(id: string, values: Partial<Pick<KnowledgeBaseRow, 'name' | 'description' | 'visibility'>>): Promise<KnowledgeBaseRow> {

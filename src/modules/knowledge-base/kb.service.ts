@@ -65,6 +65,43 @@ export class KnowledgeBaseService {
     return hybridSearch(this.db, { kbIds: [kb.id], dimensions: kb.embeddingDimensions, languages: [kb.language] }, { text, vector: query.vectors[0]! }, { k, exactThreshold: this.deps.exactScanMaxChunks });
   }
 
+  /**
+   * The knowledge bases an answer for `p` may draw on: `among` (an agent's list) intersected with
+   * what `p` may read, or everything `p` may read when `among` is 'all'. Never more than the caller's rights.
+   */
+  async readableScope(p: Principal, among: string[] | 'all'): Promise<{ id: string; name: string; visibility: 'private' | 'organization'; ownerId: string | null }[]> {
+    const rows = await this.repo.readable(p.user.id, p.user.role === 'admin', among === 'all' ? undefined : among);
+    return rows.map((kb) => ({ id: kb.id, name: kb.name, visibility: kb.visibility, ownerId: kb.ownerId }));
+  }
+
+  /**
+   * Hybrid search over several knowledge bases for #5's answers, within `p`'s rights (see
+   * readableScope). Knowledge bases embedded alike share one query embedding and one search; the
+   * lists of differently embedded ones are merged by their fused scores.
+   */
+  async searchMany(p: Principal, among: string[] | 'all', text: string, k: number, usage?: { agentId?: string | null; conversationId?: string | null }): Promise<SearchHit[]> {
+    const kbs = await this.repo.readable(p.user.id, p.user.role === 'admin', among === 'all' ? undefined : among);
+    if (kbs.length === 0 || !text.trim()) return [];
+    const groups = new Map<string, KnowledgeBaseRow[]>();
+    for (const kb of kbs) {
+      // The local embedder's query vector depends on the language (its stop words); a remote model's does not.
+      const key = [kb.embeddingProvider, kb.embeddingModel, kb.embeddingDimensions, kb.embeddingProvider === 'local' ? kb.language : ''].join('|');
+      groups.set(key, [...(groups.get(key) ?? []), kb]);
+    }
+    const lists: SearchHit[][] = [];
+    for (const group of groups.values()) {
+      const first = group[0]!;
+      const embedder = this.deps.embedderFor(first);
+      const query = await embedder.embed([text]);
+      if (embedder.provider !== 'local') {
+        await this.deps.usage.record({ userId: p.user.id, apiKeyId: p.apiKey?.id ?? null, agentId: usage?.agentId ?? null, conversationId: usage?.conversationId ?? null, kind: 'embedding', provider: embedder.provider, model: embedder.model, promptTokens: query.promptTokens, source: query.source, latencyMs: query.latencyMs });
+      }
+      const { hits } = await hybridSearch(this.db, { kbIds: group.map((kb) => kb.id), dimensions: first.embeddingDimensions, languages: [...new Set(group.map((kb) => kb.language))] }, { text, vector: query.vectors[0]! }, { k, exactThreshold: this.deps.exactScanMaxChunks });
+      lists.push(hits);
+    }
+    return lists.flat().sort((a, b) => b.score - a.score || a.chunkId - b.chunkId).slice(0, k);
+  }
+
   private present(p: Principal, kb: KnowledgeBaseRow, stats: KbStats = { entries: 0, chunks: 0 }): PublicKnowledgeBase {
     return {
       id: kb.id,

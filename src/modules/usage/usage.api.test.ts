@@ -1,8 +1,8 @@
-import crypto from 'node:crypto';
 import { asc, eq, sql } from 'drizzle-orm';
 import { captureLogger, openTestDatabase, unique } from '../../../test/support/test-app';
 import type { Database, Db } from '../../platform/db/client';
 import { users } from '../auth';
+import { agentConversations, agents } from '../agent-chat';
 import { aiUsage, aiUsageDaily } from './usage.schema';
 import { UsageRecorder, type UsageRecord } from '.';
 
@@ -24,6 +24,16 @@ describe('usage recording', () => {
     return u!.id;
   }
 
+  /** Rows point at real agents and conversations (foreign keys, set null when those go). */
+  async function newAgent(): Promise<string> {
+    const [a] = await db.insert(agents).values({ slug: unique('usage-agent'), name: 'Agent' }).returning({ id: agents.id });
+    return a!.id;
+  }
+  async function newConversation(userId: string, agentId: string): Promise<string> {
+    const [c] = await db.insert(agentConversations).values({ userId, agentId }).returning({ id: agentConversations.id });
+    return c!.id;
+  }
+
   /** Each test prices and records its own model, so tests (and earlier runs on a shared database) never meet. */
   const newModel = () => unique('model');
 
@@ -43,8 +53,8 @@ describe('usage recording', () => {
   it('when one call is recorded, then its ai_usage row holds every field and the daily row its sums', async () => {
     const userId = await newUser();
     const model = newModel();
-    const agentId = crypto.randomUUID();
-    const conversationId = crypto.randomUUID();
+    const agentId = await newAgent();
+    const conversationId = await newConversation(userId, agentId);
     const at = new Date('2031-03-04T10:11:12.345Z');
     const result = await recorder.record(
       call({ userId, model, agentId, conversationId, promptTokens: 7777, completionTokens: 333, source: 'reported', status: 'aborted', latencyMs: 812.4, ttftMs: 95, error: 'client went away', at }),
@@ -98,7 +108,7 @@ describe('usage recording', () => {
   it('when calls differ by agent, kind or UTC day, then each gets its own daily row', async () => {
     const userId = await newUser();
     const model = newModel();
-    const [a1, a2] = [crypto.randomUUID(), crypto.randomUUID()].sort();
+    const [a1, a2] = [await newAgent(), await newAgent()].sort();
     await recorder.record(call({ userId, model, agentId: a1 }));
     await recorder.record(call({ userId, model, agentId: a1 }));
     await recorder.record(call({ userId, model, agentId: a2 }));
@@ -245,5 +255,27 @@ describe('usage recording', () => {
     await expect(recorder.record(call({ userId: null, model, status: 'pending' as never }))).rejects.toThrow(/pending/);
     await expect(recorder.setPrice({ provider: 'openai', model, inputPerMillion: '-1', outputPerMillion: '0' })).rejects.toThrow(/decimal/);
     expect(await usageRows(model)).toHaveLength(0);
+  });
+  it('when a pending call is finished twice, even at once, then it is finalised once, with its price of when it began, and counted once a day', async () => {
+    const userId = await newUser();
+    const model = newModel();
+    const agentId = await newAgent();
+    await recorder.setPrice({ provider: 'openai', model, inputPerMillion: '2.50', outputPerMillion: '10', effectiveFrom: new Date('2020-01-01T00:00:00Z') });
+    const id = await recorder.begin({ userId, agentId, kind: 'chat', provider: 'openai', model, reservedTokens: 1500, ownerProcess: 'test-process' });
+    const [pending] = await db.select().from(aiUsage).where(eq(aiUsage.id, id));
+    expect(pending).toMatchObject({ status: 'pending', reservedTokens: 1500, ownerProcess: 'test-process', promptTokens: 0, finishedAt: null });
+    expect(await dailyRows(model)).toEqual([]);
+    // A later price does not change what the call cost when it was made.
+    await recorder.setPrice({ provider: 'openai', model, inputPerMillion: '100', outputPerMillion: '100', effectiveFrom: new Date(Date.now() + 60_000) });
+
+    const finish = (status: 'complete' | 'interrupted') => db.transaction((tx) => recorder.finish(id, { promptTokens: 1000, completionTokens: 200, source: 'reported', status, latencyMs: 1234, ttftMs: 56 }, tx as unknown as Db));
+    const results = await Promise.all([finish('complete'), finish('interrupted')]);
+    expect(results.map((r) => r.recorded).sort()).toEqual([false, true]);
+    const [row] = await db.select().from(aiUsage).where(eq(aiUsage.id, id));
+    expect(row).toMatchObject({ promptTokens: 1000, completionTokens: 200, totalTokens: 1200, reservedTokens: 0, cost: '0.0045000000', latencyMs: 1234, ttftMs: 56 });
+    expect(['complete', 'interrupted']).toContain(row!.status);
+    expect(await dailyRows(model)).toEqual([expect.objectContaining({ userId, agentId, requests: 1, totalTokens: 1200, cost: '0.0045000000' })]);
+    expect((await finish('complete')).recorded).toBe(false);
+    expect(await dailyRows(model)).toEqual([expect.objectContaining({ requests: 1 })]);
   });
 });

@@ -46,6 +46,24 @@ export class UsageRepository {
     return row?.id;
   }
 
+  /**
+   * Finalises a pending row, once: only a row still `pending` is changed, so of two racing
+   * finishers (the stream's end and a shutdown, say) exactly one gets the row back.
+   */
+  async finishPending(id: string, values: Pick<NewUsageRow, 'promptTokens' | 'completionTokens' | 'totalTokens' | 'cost' | 'source' | 'status' | 'latencyMs' | 'ttftMs' | 'error' | 'messageId' | 'finishedAt'>): Promise<typeof aiUsage.$inferSelect | undefined> {
+    const [row] = await this.db
+      .update(aiUsage)
+      .set({ ...values, reservedTokens: 0 })
+      .where(and(eq(aiUsage.id, id), eq(aiUsage.status, 'pending')))
+      .returning();
+    return row;
+  }
+
+  async findById(id: string): Promise<typeof aiUsage.$inferSelect | undefined> {
+    const [row] = await this.db.select().from(aiUsage).where(eq(aiUsage.id, id)).limit(1);
+    return row;
+  }
+
   async findByIdempotencyKey(key: string): Promise<{ id: string; cost: string } | undefined> {
     const [row] = await this.db.select({ id: aiUsage.id, cost: aiUsage.cost }).from(aiUsage).where(eq(aiUsage.idempotencyKey, key)).limit(1);
     return row;

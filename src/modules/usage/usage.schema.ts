@@ -11,7 +11,7 @@ export const aiUsage = pgTable(
   {
     id: uuid('id').primaryKey().defaultRandom(),
     userId: uuid('user_id').references(() => users.id, { onDelete: 'set null' }),
-    // Agents, conversations and messages arrive with #5; their foreign keys are added then.
+    // Foreign keys (ON DELETE SET NULL) to agents, conversations and messages: migration 0011.
     agentId: uuid('agent_id'),
     conversationId: uuid('conversation_id'),
     messageId: uuid('message_id'),

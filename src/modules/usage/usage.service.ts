@@ -49,6 +49,59 @@ export class UsageRecorder {
     return this.db.transaction((t) => this.recordIn(new UsageRepository(t), rec));
   }
 
+  /**
+   * Opens a call that is about to spend tokens (DESIGN.md, "The chat turn"): a `pending` row owned by
+   * this process, holding `reservedTokens`, written before the provider is asked. finish() closes it.
+   */
+  async begin(rec: Pick<UsageRecord, 'userId' | 'agentId' | 'conversationId' | 'apiKeyId' | 'kind' | 'provider' | 'model'> & { reservedTokens: number; ownerProcess: string }, tx?: Db): Promise<string> {
+    const tokens = rec.reservedTokens;
+    if (!Number.isSafeInteger(tokens) || tokens < 0) throw new Error(`Usage reservedTokens must be a non-negative integer, got ${tokens}.`);
+    const id = await new UsageRepository(tx ?? this.db).insertUsage({
+      userId: rec.userId,
+      agentId: rec.agentId ?? null,
+      conversationId: rec.conversationId ?? null,
+      apiKeyId: rec.apiKeyId ?? null,
+      kind: rec.kind,
+      provider: rec.provider,
+      model: rec.model,
+      reservedTokens: tokens,
+      status: 'pending',
+      ownerProcess: rec.ownerProcess,
+    });
+    return id!;
+  }
+
+  /**
+   * Finalises a pending call exactly once, in `tx` (so the caller's own writes, the assistant
+   * message, commit with it): its tokens, cost (the price in force when the call began), status,
+   * and the daily sums. A row already finalised is left alone: { recorded: false }.
+   */
+  async finish(id: string, result: Pick<UsageRecord, 'promptTokens' | 'completionTokens' | 'source' | 'latencyMs' | 'ttftMs' | 'error' | 'messageId'> & { status: 'complete' | 'aborted' | 'error' | 'interrupted' }, tx: Db): Promise<RecordResult> {
+    validate({ userId: null, kind: 'chat', provider: 'x', model: 'x', ...result });
+    const repo = new UsageRepository(tx);
+    const promptTokens = result.promptTokens;
+    const completionTokens = result.completionTokens ?? 0;
+    const current = await repo.findById(id);
+    if (!current || current.status !== 'pending') return { recorded: false, id, cost: current?.cost ?? '0' };
+    const cost = costOf(await repo.priceAt(current.provider, current.model, current.createdAt), promptTokens, completionTokens);
+    const row = await repo.finishPending(id, {
+      promptTokens,
+      completionTokens,
+      totalTokens: promptTokens + completionTokens,
+      cost,
+      source: result.source,
+      status: result.status,
+      latencyMs: optionalMs(result.latencyMs),
+      ttftMs: optionalMs(result.ttftMs),
+      error: result.error === undefined ? null : result.error.slice(0, MAX_ERROR_LENGTH),
+      messageId: result.messageId ?? null,
+      finishedAt: new Date(),
+    });
+    if (!row) return { recorded: false, id, cost: current.cost };
+    await repo.bumpDaily({ day: row.createdAt.toISOString().slice(0, 10), userId: row.userId, agentId: row.agentId, kind: row.kind, provider: row.provider, model: row.model, promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, cost });
+    return { recorded: true, id, cost };
+  }
+
   /** For admins/tests: set a price. */
   async setPrice(p: { provider: string; model: string; inputPerMillion: string; outputPerMillion: string; effectiveFrom?: Date; createdBy?: string }): Promise<void> {
     // Parsing through costOf rejects anything that is not a plain non-negative decimal before it reaches SQL.

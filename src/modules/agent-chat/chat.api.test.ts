@@ -1,0 +1,240 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import request from 'supertest';
+import { sql } from 'drizzle-orm';
+import { createTestApp, type TestApp } from '../../../test/support/test-app';
+import { addText, newKb, person } from '../../../test/support/kb';
+import { ask, fakeOpenAi } from '../../../test/support/llm';
+import { rowsOf } from '../../platform/db/migrate';
+
+type UsageRow = { status: string; source: string; prompt_tokens: number; completion_tokens: number; reserved_tokens: number; message_id: string | null; provider: string; model: string; kind: string; cost: string };
+const usageOf = async (t: TestApp, conversationId: string) =>
+  rowsOf<UsageRow>(await t.database.db.execute(sql`SELECT status, source, prompt_tokens, completion_tokens, reserved_tokens, message_id, provider, model, kind, cost::text AS cost FROM ai_usage WHERE conversation_id = ${conversationId} ORDER BY created_at`));
+
+describe('agents', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ CREDENTIAL_RATE_LIMIT_MAX: '10000' });
+  });
+  afterAll(() => t.close());
+
+  it('when the app has started, then the default Assistant exists, searches everything its caller may read, and everyone may use it', async () => {
+    const { auth } = await person(t);
+    const res = await request(t.app).get('/api/agents').set(auth);
+    expect(res.status).toBe(200);
+    const assistant = res.body.agents.find((a: { isDefault: boolean }) => a.isDefault);
+    expect(assistant).toMatchObject({ slug: 'assistant', name: 'Assistant', knowledgeBaseIds: 'all', visibility: 'everyone', archived: false });
+    // Members see what an agent is for, not its instructions.
+    expect(assistant.systemPrompt).toBeUndefined();
+  });
+
+  it('when an admin creates agents, then a private knowledge base on an agent for everyone is refused with the reason, an admins-only agent stays hidden from members, and members cannot create any', async () => {
+    const admin = await person(t, 'admin');
+    const member = await person(t);
+    const privateKb = await newKb(t, admin.auth, { name: 'Board papers' });
+    const sharedKb = await newKb(t, admin.auth, { name: 'Handbook', visibility: 'organization' });
+    const slug = `hr-${Date.now().toString(36)}`;
+
+    const refused = await request(t.app).post('/api/agents').set(admin.auth).send({ slug, name: 'HR', knowledgeBaseIds: [privateKb.id] });
+    expect([refused.status, refused.body.error.code]).toEqual([422, 'agent-knowledge-base-private']);
+    expect(refused.body.error.message).toContain('"Board papers"');
+    const created = await request(t.app).post('/api/agents').set(admin.auth).send({ slug, name: 'HR', systemPrompt: 'Be brief.', knowledgeBaseIds: [sharedKb.id], maxOutputTokens: 300 });
+    expect(created.status).toBe(201);
+    expect(created.body.agent).toMatchObject({ slug, knowledgeBaseIds: [sharedKb.id], systemPrompt: 'Be brief.', maxOutputTokens: 300 });
+    expect((await request(t.app).post('/api/agents').set(admin.auth).send({ slug, name: 'Again' })).status).toBe(409);
+    const secret = await request(t.app).post('/api/agents').set(admin.auth).send({ slug: `${slug}-board`, name: 'Board', visibility: 'admins', knowledgeBaseIds: [privateKb.id] });
+    expect(secret.status).toBe(201);
+
+    const seen = (await request(t.app).get('/api/agents').set(member.auth)).body.agents.map((a: { slug: string }) => a.slug);
+    expect(seen).toContain(slug);
+    expect(seen).not.toContain(`${slug}-board`);
+    expect((await request(t.app).get(`/api/agents/${slug}-board`).set(member.auth)).status).toBe(404);
+    expect((await request(t.app).post('/api/agents').set(member.auth).send({ slug: `${slug}-x`, name: 'X' })).status).toBe(403);
+    expect((await request(t.app).post('/api/agents').set(admin.auth).send({ slug: 'Not A Slug', name: 'X' })).status).toBe(400);
+
+    // Archived: gone for members and for new conversations.
+    expect((await request(t.app).delete(`/api/agents/${created.body.agent.id}`).set(admin.auth)).status).toBe(204);
+    expect((await request(t.app).get('/api/agents').set(member.auth)).body.agents.map((a: { slug: string }) => a.slug)).not.toContain(slug);
+    expect((await request(t.app).post('/api/conversations').set(member.auth).send({ agent: slug })).status).toBe(404);
+    expect((await request(t.app).get(`/api/agents/${secret.body.agent.id}`).set(admin.auth)).body.agent.archived).toBe(false);
+  });
+});
+
+describe('conversations with the built-in extractive provider', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ CREDENTIAL_RATE_LIMIT_MAX: '10000' });
+  });
+  afterAll(() => t.close());
+
+  it('when a member asks the default agent, then the answer streams with citations of the right revision, and the message and an estimated usage row are written once', async () => {
+    const { u, auth } = await person(t);
+    const kb = await newKb(t, auth, { name: 'Mine' });
+    const doc = await addText(t, auth, kb.id, 'Travel policy', '# Travel policy\n\n## Hotels\n\nHotel stays are reimbursed up to 180 euros per night in Berlin and 150 elsewhere.\n\n## Trains\n\nSecond class is the rule for trains under four hours.');
+    // Someone else's private document says otherwise: it must never be cited to this member.
+    const other = await person(t);
+    const otherKb = await newKb(t, other.auth, { name: 'Theirs' });
+    await addText(t, other.auth, otherKb.id, 'Secret travel policy', 'Hotel stays are reimbursed up to 900 euros per night for executives.');
+
+    const conv = await request(t.app).post('/api/conversations').set(auth).send({});
+    expect(conv.status).toBe(201);
+    const id = conv.body.conversation.id as string;
+    const res = await ask(t.app, auth, id, 'How much is reimbursed for a hotel night in Berlin?');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toContain('text/event-stream');
+    const names = res.events.map((e) => e.event);
+    expect(names[0]).toBe('meta');
+    expect(names.filter((n) => n === 'delta').length).toBeGreaterThan(1);
+    expect(names.slice(-3)).toEqual(['citations', 'usage', 'done']);
+    const answer = res.events.filter((e) => e.event === 'delta').map((e) => e.data.text).join('');
+    expect(answer).toContain('180 euros');
+    expect(answer).toMatch(/\[1\]/);
+    const citations = res.events.find((e) => e.event === 'citations')!.data.citations as { n: number; entryId: string; revisionId: string; revisionNumber: number; entryTitle: string; quote: string }[];
+    expect(citations[0]).toMatchObject({ n: 1, entryId: doc.entry.id, revisionId: doc.revision.id, revisionNumber: 1, entryTitle: 'Travel policy' });
+    expect(citations[0]!.quote).toContain('180 euros');
+    expect(JSON.stringify(res.events)).not.toContain('900 euros');
+
+    const meta = res.events[0]!.data as { assistantMessageId: string; userMessageId: string };
+    const done = res.events.at(-1)!.data as { messageId: string; status: string };
+    expect(done).toEqual({ messageId: meta.assistantMessageId, status: 'complete' });
+    const detail = await request(t.app).get(`/api/conversations/${id}`).set(auth);
+    expect(detail.body.conversation.title).toBe('How much is reimbursed for a hotel night in Berlin?');
+    expect(detail.body.messages.map((m: { role: string; status: string; parentId: string | null }) => [m.role, m.status])).toEqual([
+      ['user', 'complete'],
+      ['assistant', 'complete'],
+    ]);
+    expect(detail.body.messages[1]).toMatchObject({ id: meta.assistantMessageId, parentId: meta.userMessageId, content: answer, model: 'extractive' });
+
+    const usage = await usageOf(t, id);
+    expect(usage).toHaveLength(1);
+    expect(usage[0]).toMatchObject({ status: 'complete', source: 'estimated', kind: 'chat', provider: 'extractive', model: 'extractive', reserved_tokens: 0, message_id: meta.assistantMessageId, cost: '0.0000000000' });
+    const usageEvent = res.events.find((e) => e.event === 'usage')!.data;
+    expect(usageEvent).toMatchObject({ promptTokens: usage[0]!.prompt_tokens, completionTokens: usage[0]!.completion_tokens, source: 'estimated' });
+    expect(usage[0]!.completion_tokens).toBeGreaterThan(0);
+    const daily = rowsOf<{ requests: number }>(await t.database.db.execute(sql`SELECT requests FROM ai_usage_daily WHERE user_id = ${u.id} AND kind = 'chat'`));
+    expect(daily.map((d) => Number(d.requests))).toEqual([1]);
+  });
+
+  it('when nothing relevant is found, then the answer says so and how to configure a model', async () => {
+    const { auth } = await person(t);
+    const conv = await request(t.app).post('/api/conversations').set(auth).send({ agent: 'assistant' });
+    const res = await ask(t.app, auth, conv.body.conversation.id, 'What is the airspeed velocity of an unladen swallow?');
+    const answer = res.events.filter((e) => e.event === 'delta').map((e) => e.data.text).join('');
+    expect(answer).toMatch(/couldn't find anything/);
+    expect(answer).toContain('LLM_PROVIDER');
+    expect(res.events.find((e) => e.event === 'citations')!.data.citations).toEqual([]);
+  });
+
+  it("when someone lists, searches, renames and deletes conversations, then only their own are touched, and others' answer 404", async () => {
+    const me = await person(t);
+    const stranger = await person(t);
+    const a = (await request(t.app).post('/api/conversations').set(me.auth).send({ title: 'Quarterly numbers' })).body.conversation;
+    const b = (await request(t.app).post('/api/conversations').set(me.auth).send({})).body.conversation;
+    await ask(t.app, me.auth, b.id, 'Where is the zeppelin hangar?');
+    const theirs = (await request(t.app).post('/api/conversations').set(stranger.auth).send({ title: 'Quarterly numbers too' })).body.conversation;
+
+    const list = await request(t.app).get('/api/conversations').set(me.auth);
+    expect(list.body.conversations.map((c: { id: string }) => c.id)).toEqual([b.id, a.id]);
+    expect((await request(t.app).get('/api/conversations').query({ q: 'zeppelin' }).set(me.auth)).body.conversations.map((c: { id: string }) => c.id)).toEqual([b.id]);
+    expect((await request(t.app).get('/api/conversations').query({ q: 'quarterly' }).set(me.auth)).body.conversations.map((c: { id: string }) => c.id)).toEqual([a.id]);
+
+    for (const [method, path, body] of [
+      ['get', `/api/conversations/${theirs.id}`, undefined],
+      ['patch', `/api/conversations/${theirs.id}`, { title: 'Mine now' }],
+      ['delete', `/api/conversations/${theirs.id}`, undefined],
+      ['post', `/api/conversations/${theirs.id}/messages`, { content: 'hello' }],
+    ] as const) {
+      const res = await request(t.app)[method](path).set(me.auth).send(body);
+      expect([method, path, res.status, res.body.error?.code]).toEqual([method, path, 404, 'conversation-not-found']);
+    }
+    expect((await request(t.app).patch(`/api/conversations/${a.id}`).set(me.auth).send({ title: 'Renamed' })).body.conversation.title).toBe('Renamed');
+    expect((await request(t.app).delete(`/api/conversations/${b.id}`).set(me.auth)).status).toBe(204);
+    expect((await request(t.app).get('/api/conversations').set(me.auth)).body.conversations.map((c: { id: string }) => c.id)).toEqual([a.id]);
+    expect((await request(t.app).get(`/api/conversations/${theirs.id}`).set(stranger.auth)).body.conversation.title).toBe('Quarterly numbers too');
+    // The deleted conversation's spending stays in the books.
+    expect(rowsOf<{ n: number }>(await t.database.db.execute(sql`SELECT count(*)::int AS n FROM ai_usage WHERE user_id = ${me.u.id} AND kind = 'chat'`))[0]!.n).toBe(1);
+  });
+
+  it('when a message is empty, too long, or follows a question instead of an answer, then it is refused with a clear 4xx and nothing is written', async () => {
+    const { auth } = await person(t);
+    const conv = (await request(t.app).post('/api/conversations').set(auth).send({})).body.conversation;
+    expect((await ask(t.app, auth, conv.id, '   ')).status).toBe(400);
+    expect((await ask(t.app, auth, conv.id, 'x'.repeat(32_001))).status).toBe(400);
+    const first = await ask(t.app, auth, conv.id, 'Hello there');
+    const userMessageId = (first.events[0]!.data as { userMessageId: string }).userMessageId;
+    const wrong = await ask(t.app, auth, conv.id, 'Again', { parentId: userMessageId });
+    expect([wrong.status, wrong.error?.code]).toEqual([422, 'parent-not-answer']);
+    expect((await request(t.app).get(`/api/conversations/${conv.id}`).set(auth)).body.messages).toHaveLength(2);
+  });
+});
+
+describe('conversations with an OpenAI-compatible provider', () => {
+  it('when the server streams an answer, then its deltas arrive in order, its reported tokens are recorded as they are, and a provider error or a client leaving ends the turn once with what was produced', async () => {
+    // Token counts no tokenizer would produce: only pass-through can put them in the books.
+    const upstream = await fakeOpenAi((call) => {
+      const q = call.body.messages.at(-1)!.content;
+      if (q.includes('fail')) return { status: 500 };
+      if (q.includes('slow')) return { pieces: ['Part one. ', 'Part two. ', 'Part three.'], delayMs: 300, usage: { prompt_tokens: 7, completion_tokens: 3 } };
+      return { pieces: ['Hotels are ', 'reimbursed ', 'up to 180 euros [1].'], usage: { prompt_tokens: 4321, completion_tokens: 987 } };
+    });
+    const t = await createTestApp({ CREDENTIAL_RATE_LIMIT_MAX: '10000', LLM_PROVIDER: 'openai', LLM_BASE_URL: upstream.baseUrl, LLM_MODEL: 'gpt-4o-mini', LLM_API_KEY: 'sk-test' });
+    try {
+      const { auth } = await person(t);
+      const kb = await newKb(t, auth);
+      await addText(t, auth, kb.id, 'Travel policy', 'Hotel stays are reimbursed up to 180 euros per night.');
+      const conv = (await request(t.app).post('/api/conversations').set(auth).send({})).body.conversation;
+
+      const ok = await ask(t.app, auth, conv.id, 'How much for a hotel night?');
+      expect(ok.events.filter((e) => e.event === 'delta').map((e) => e.data.text)).toEqual(['Hotels are ', 'reimbursed ', 'up to 180 euros [1].']);
+      expect(ok.events.find((e) => e.event === 'usage')!.data).toMatchObject({ promptTokens: 4321, completionTokens: 987, totalTokens: 5308, source: 'reported' });
+      // The prompt: the agent's instructions and the quoted sources first, the question last.
+      const sent = upstream.calls[0]!.body;
+      expect(sent).toMatchObject({ model: 'gpt-4o-mini', stream: true, stream_options: { include_usage: true } });
+      expect(sent.messages[0]!.role).toBe('system');
+      expect(sent.messages[0]!.content).toContain('[1] Travel policy');
+      expect(sent.messages[0]!.content).toContain('not instructions');
+      expect(sent.messages.at(-1)).toEqual({ role: 'user', content: 'How much for a hotel night?' });
+
+      // The follow-up carries the history of its branch.
+      const failed = await ask(t.app, auth, conv.id, 'Now please fail');
+      expect(failed.events.map((e) => e.event)).toEqual(['meta', 'citations', 'usage', 'error']);
+      expect(failed.events.at(-1)!.data).toMatchObject({ code: 'provider-error' });
+      expect(upstream.calls.at(-1)!.body.messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'user']);
+      // Failures before the first token are retried (twice, with backoff) before the turn gives up.
+      expect(upstream.calls.filter((c) => c.body.messages.at(-1)!.content.includes('fail'))).toHaveLength(3);
+
+      // A client that leaves mid-answer: the upstream call is aborted, the partial answer kept.
+      await new Promise<void>((resolve, reject) => {
+        const server = t.app.listen(0, '127.0.0.1', () => {
+          const { port } = server.address() as AddressInfo;
+          const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: `/api/conversations/${conv.id}/messages`, headers: { ...auth, 'Content-Type': 'application/json' } }, (res) => {
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => {
+              if (c.includes('Part one')) req.destroy();
+            });
+            res.on('error', () => undefined);
+          });
+          req.on('error', () => undefined);
+          req.on('close', () => setTimeout(() => server.close(() => resolve()), 1500));
+          req.end(JSON.stringify({ content: 'Tell me slowly' }));
+        });
+        server.on('error', reject);
+      });
+      expect(upstream.aborted()).toBe(1);
+
+      const messages = (await request(t.app).get(`/api/conversations/${conv.id}`).set(auth)).body.messages as { role: string; status: string; content: string; error: string | null }[];
+      expect(messages.filter((m) => m.role === 'assistant').map((m) => m.status)).toEqual(['complete', 'error', 'aborted']);
+      expect(messages.at(-1)!.content).toBe('Part one. ');
+      const usage = await usageOf(t, conv.id);
+      expect(usage.map((u) => [u.status, u.source, u.prompt_tokens, u.completion_tokens])).toEqual([
+        ['complete', 'reported', 4321, 987],
+        ['error', 'estimated', expect.any(Number), 0],
+        ['aborted', 'estimated', expect.any(Number), expect.any(Number)],
+      ]);
+      expect(usage.every((u) => u.provider === 'openai' && u.model === 'gpt-4o-mini')).toBe(true);
+    } finally {
+      await t.close();
+      await upstream.close();
+    }
+  }, 60_000);
+});

@@ -1,0 +1,200 @@
+import OpenAI from 'openai';
+import { stopwordsFor, words } from '../knowledge-base';
+
+export interface PromptMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+/** A numbered passage the answer may quote and cite as [n]. */
+export interface Source {
+  n: number;
+  title: string;
+  text: string;
+}
+
+export interface ChatRequest {
+  model: string;
+  messages: PromptMessage[];
+  maxOutputTokens: number;
+  temperature?: number | null;
+  signal: AbortSignal;
+  /** The question and its sources, for providers that answer from them directly (extractive). */
+  question: string;
+  sources: Source[];
+}
+
+export type ChatEvent = { type: 'delta'; text: string } | { type: 'usage'; promptTokens: number; completionTokens: number };
+
+/** One streaming interface for every provider: text deltas, then (when the provider reports it) usage. */
+export interface ChatProvider {
+  readonly type: 'extractive' | 'openai' | 'anthropic';
+  /** Name in usage records (ai_usage.provider). */
+  readonly name: string;
+  readonly defaultModel: string;
+  stream(req: ChatRequest): AsyncIterable<ChatEvent>;
+}
+
+/** A provider failure with a stable code; `retryable` ones may be retried before the first token. */
+export class ProviderError extends Error {
+  constructor(
+    readonly code: 'provider-timeout' | 'provider-error' | 'provider-unavailable' | 'provider-bad-response',
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+const SENTENCE = /(?<=[.!?])\s+(?=[A-Z0-9"'([])/u;
+
+/**
+ * The built-in provider: no model. It answers from the retrieved passages by quoting the sentences
+ * that share the most of the question's words (stop words aside), each followed by its source's
+ * [n], in the order of their scores, streamed a few words at a time. With nothing relevant it says
+ * so and how to configure a model. It reports no usage: the turn counts tokens (`estimated`).
+ */
+export class ExtractiveProvider implements ChatProvider {
+  readonly type = 'extractive';
+  readonly name = 'extractive';
+  readonly defaultModel = 'extractive';
+
+  constructor(
+    private readonly language = 'english',
+    private readonly maxSentences = 3,
+  ) {}
+
+  answer(question: string, sources: Source[]): string {
+    const stop = stopwordsFor(this.language);
+    const wanted = new Set(words(question).filter((w) => !stop.has(w) && w.length > 1));
+    const scored: { n: number; sentence: string; score: number; order: number }[] = [];
+    let order = 0;
+    for (const s of sources) {
+      for (const raw of s.text.split(/\n+/).flatMap((line) => line.split(SENTENCE))) {
+        const sentence = raw.replace(/^#+\s*/, '').trim();
+        if (sentence.length < 3) continue;
+        const ws = new Set(words(sentence));
+        let score = 0;
+        for (const w of wanted) if (ws.has(w)) score += 1;
+        // Prefix matches (policy/policies) count for less than whole words.
+        for (const w of wanted) if (!ws.has(w) && w.length >= 5 && [...ws].some((x) => x.startsWith(w.slice(0, 5)))) score += 0.5;
+        if (score > 0) scored.push({ n: s.n, sentence, score, order: order++ });
+      }
+    }
+    if (wanted.size === 0 || scored.length === 0) {
+      return sources.length === 0
+        ? "I couldn't find anything about that in the knowledge bases you can use. Add documents to a knowledge base, or configure a language model (LLM_PROVIDER=openai with LLM_BASE_URL and LLM_MODEL, or LLM_PROVIDER=anthropic) for answers beyond quotes."
+        : "The passages I found don't seem to answer that. Try other words, or configure a language model (LLM_PROVIDER=openai with LLM_BASE_URL and LLM_MODEL, or LLM_PROVIDER=anthropic) for answers beyond quotes.";
+    }
+    const best = scored.sort((a, b) => b.score - a.score || a.order - b.order).slice(0, this.maxSentences);
+    const seen = new Set<string>();
+    const lines = best.filter((b) => !seen.has(b.sentence) && seen.add(b.sentence)).map((b) => `> ${b.sentence} [${b.n}]`);
+    return `From your documents:\n\n${lines.join('\n>\n')}`;
+  }
+
+  async *stream(req: ChatRequest): AsyncIterable<ChatEvent> {
+    const text = this.answer(req.question, req.sources);
+    // Small pieces, as a model would stream, with a turn of the event loop between them.
+    const pieces = text.match(/\S+\s*/g) ?? [text];
+    for (let i = 0; i < pieces.length; i += 3) {
+      req.signal.throwIfAborted();
+      yield { type: 'delta', text: pieces.slice(i, i + 3).join('') };
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+}
+
+export interface OpenAiProviderOptions {
+  name: string;
+  baseUrl?: string;
+  apiKey?: string;
+  defaultModel: string;
+  /** No first token within this → provider-timeout (the request is aborted). */
+  firstTokenTimeoutMs: number;
+  /** The whole answer within this, or it is cut off with provider-timeout. */
+  overallTimeoutMs: number;
+  /** Retries of the request (connection errors, 408/409/429/5xx), before any token has arrived. */
+  maxRetries: number;
+}
+
+/**
+ * Any OpenAI-compatible server (OpenAI, Ollama, vLLM, LM Studio, llama.cpp) through the official
+ * SDK, streaming with `stream_options.include_usage` so that the server's own token counts end the
+ * stream. The SDK retries with backoff only while no response has started, which is the rule here.
+ */
+export class OpenAiProvider implements ChatProvider {
+  readonly type = 'openai';
+  readonly name: string;
+  readonly defaultModel: string;
+  private readonly client: OpenAI;
+
+  constructor(private readonly opts: OpenAiProviderOptions) {
+    this.name = opts.name;
+    this.defaultModel = opts.defaultModel;
+    this.client = new OpenAI({ baseURL: opts.baseUrl, apiKey: opts.apiKey || 'none', maxRetries: opts.maxRetries, timeout: opts.overallTimeoutMs });
+  }
+
+  async *stream(req: ChatRequest): AsyncIterable<ChatEvent> {
+    const controller = new AbortController();
+    const abort = () => controller.abort(req.signal.reason);
+    req.signal.addEventListener('abort', abort, { once: true });
+    let timedOut: 'first' | 'overall' | undefined;
+    const first = setTimeout(() => {
+      timedOut = 'first';
+      controller.abort();
+    }, this.opts.firstTokenTimeoutMs);
+    const overall = setTimeout(() => {
+      timedOut = 'overall';
+      controller.abort();
+    }, this.opts.overallTimeoutMs);
+    try {
+      let stream;
+      try {
+        stream = await this.client.chat.completions.create(
+          {
+            model: req.model,
+            messages: req.messages,
+            stream: true,
+            stream_options: { include_usage: true },
+            max_tokens: req.maxOutputTokens,
+            ...(req.temperature === null || req.temperature === undefined ? {} : { temperature: req.temperature }),
+          },
+          { signal: controller.signal },
+        );
+      } catch (err) {
+        throw this.translate(err, timedOut, req.signal);
+      }
+      try {
+        for await (const chunk of stream) {
+          const text = chunk.choices?.[0]?.delta?.content;
+          if (text) {
+            clearTimeout(first);
+            yield { type: 'delta', text };
+          }
+          if (chunk.usage) yield { type: 'usage', promptTokens: chunk.usage.prompt_tokens ?? 0, completionTokens: chunk.usage.completion_tokens ?? 0 };
+        }
+        // An aborted stream may simply end: a timeout or the caller's abort is not a complete answer.
+        if (controller.signal.aborted) throw controller.signal.reason ?? new Error('aborted');
+      } catch (err) {
+        throw this.translate(err, timedOut, req.signal);
+      }
+    } finally {
+      clearTimeout(first);
+      clearTimeout(overall);
+      req.signal.removeEventListener('abort', abort);
+    }
+  }
+
+  private translate(err: unknown, timedOut: 'first' | 'overall' | undefined, caller: AbortSignal): Error {
+    if (caller.aborted) return caller.reason instanceof Error ? caller.reason : new Error('aborted');
+    if (timedOut === 'first') return new ProviderError('provider-timeout', `${this.name} sent no answer within ${Math.round(this.opts.firstTokenTimeoutMs / 1000)} s.`);
+    if (timedOut === 'overall') return new ProviderError('provider-timeout', `${this.name} did not finish within ${Math.round(this.opts.overallTimeoutMs / 1000)} s.`);
+    if (err instanceof OpenAI.APIError) {
+      const status = typeof err.status === 'number' ? err.status : undefined;
+      const detail = (err.error as { message?: string } | undefined)?.message ?? err.message;
+      return new ProviderError('provider-error', `${this.name} answered ${status ?? 'with an error'}: ${detail}`.slice(0, 500), status);
+    }
+    if (err instanceof SyntaxError) return new ProviderError('provider-bad-response', `${this.name} sent a malformed stream: ${err.message}`.slice(0, 500));
+    return new ProviderError('provider-unavailable', `${this.name} could not be reached: ${(err as Error).message}`.slice(0, 500));
+  }
+}

@@ -1,0 +1,133 @@
+import type { Request } from 'express';
+import type { ApiDocs } from '../../platform/openapi';
+import { validated } from '../../platform/http/validate';
+import { AuditService } from '../../platform/audit/audit.service';
+import { z } from '../../platform/zod';
+import type { Principal } from '../auth';
+import type { AgentService } from './chat.agents.service';
+import type { ChatService, TurnEvent } from './chat.service';
+import * as dto from './chat.dto';
+
+const principal = (req: Request): Principal => req.principal!;
+const errors = { 400: { description: 'Invalid input' }, 401: { description: 'Not signed in' }, 404: { description: 'No such agent or conversation (or not yours)' } };
+
+export function chatRoutes(docs: ApiDocs, agents: AgentService, chat: ChatService, opts: { signal: AbortSignal; heartbeatMs?: number }) {
+  const api = docs.router();
+  const member = { access: 'member' as const, apiKeyScope: 'chat' };
+  const admin = { access: 'admin' as const };
+  const tags = ['agents'];
+  api.route(
+    { ...member, method: 'get', path: '/api/agents', summary: 'Agents you may use (admins: all, optionally archived ones too)', tags, request: { query: dto.ListAgentsQuery }, responses: { 200: { description: 'The agents', schema: dto.AgentListResponse }, ...errors } },
+    async (req, res) => {
+      const { query } = validated<{ query: typeof dto.ListAgentsQuery }>(req);
+      res.json({ agents: await agents.list(principal(req), { includeArchived: query.archived === 'true' }) });
+    },
+  );
+  api.route(
+    { ...member, method: 'get', path: '/api/agents/:id', summary: 'One agent, by id or slug', tags, request: { params: dto.AgentParams }, responses: { 200: { description: 'The agent', schema: dto.AgentResponse }, ...errors } },
+    async (req, res) => {
+      const { params } = validated<{ params: typeof dto.AgentParams }>(req);
+      res.json({ agent: await agents.get(principal(req), params.id) });
+    },
+  );
+  api.route(
+    { ...admin, method: 'post', path: '/api/agents', summary: 'Create an agent (admins)', tags, request: { body: dto.CreateAgentBody }, responses: { 201: { description: 'Created', schema: dto.AgentResponse }, 403: { description: 'Admins only' }, 409: { description: 'Slug taken' }, 422: { description: 'A knowledge base that does not exist, or a private one on an agent everyone can use' }, ...errors } },
+    async (req, res) => {
+      const { body } = validated<{ body: typeof dto.CreateAgentBody }>(req);
+      res.status(201).json({ agent: await agents.create(principal(req), body, AuditService.origin(req)) });
+    },
+  );
+  api.route(
+    { ...admin, method: 'patch', path: '/api/agents/:id', summary: 'Edit an agent (admins)', tags, request: { params: dto.AgentParams, body: dto.UpdateAgentBody }, responses: { 200: { description: 'Updated', schema: dto.AgentResponse }, 403: { description: 'Admins only' }, 409: { description: 'Slug taken' }, 422: { description: 'As for create; the default agent keeps its scope' }, ...errors } },
+    async (req, res) => {
+      const { params, body } = validated<{ params: typeof dto.AgentParams; body: typeof dto.UpdateAgentBody }>(req);
+      res.json({ agent: await agents.update(principal(req), params.id, body, AuditService.origin(req)) });
+    },
+  );
+  api.route(
+    { ...admin, method: 'delete', path: '/api/agents/:id', summary: 'Archive an agent (admins); its conversations stay readable', tags, request: { params: dto.AgentParams }, responses: { 204: { description: 'Archived' }, 403: { description: 'Admins only' }, 422: { description: 'The default agent' }, ...errors } },
+    async (req, res) => {
+      const { params } = validated<{ params: typeof dto.AgentParams }>(req);
+      await agents.archive(principal(req), params.id, AuditService.origin(req));
+      res.status(204).end();
+    },
+  );
+
+  const conv = { access: 'member' as const, apiKeyScope: 'conversations' };
+  const ctags = ['conversations'];
+  api.route(
+    { ...conv, method: 'post', path: '/api/conversations', summary: 'Start a conversation with an agent (by id or slug; the default agent when none is named)', tags: ctags, request: { body: dto.CreateConversationBody }, responses: { 201: { description: 'Created', schema: dto.ConversationResponse }, ...errors } },
+    async (req, res) => {
+      const { body } = validated<{ body: typeof dto.CreateConversationBody }>(req);
+      res.status(201).json({ conversation: await chat.create(principal(req), body) });
+    },
+  );
+  api.route(
+    { ...conv, method: 'get', path: '/api/conversations', summary: 'Your conversations, newest first; q searches titles and messages', tags: ctags, request: { query: dto.ListConversationsQuery }, responses: { 200: { description: 'A page', schema: dto.ConversationListResponse }, ...errors } },
+    async (req, res) => {
+      const { query } = validated<{ query: typeof dto.ListConversationsQuery }>(req);
+      res.json(await chat.list(principal(req), query));
+    },
+  );
+  api.route(
+    { ...conv, method: 'get', path: '/api/conversations/:id', summary: 'A conversation with its messages (all branches)', tags: ctags, request: { params: dto.ConversationParams }, responses: { 200: { description: 'The conversation', schema: dto.ConversationDetailResponse }, ...errors } },
+    async (req, res) => {
+      const { params } = validated<{ params: typeof dto.ConversationParams }>(req);
+      res.json(await chat.get(principal(req), params.id));
+    },
+  );
+  api.route(
+    { ...conv, method: 'patch', path: '/api/conversations/:id', summary: 'Rename a conversation', tags: ctags, request: { params: dto.ConversationParams, body: dto.RenameConversationBody }, responses: { 200: { description: 'Renamed', schema: dto.ConversationResponse }, ...errors } },
+    async (req, res) => {
+      const { params, body } = validated<{ params: typeof dto.ConversationParams; body: typeof dto.RenameConversationBody }>(req);
+      res.json({ conversation: await chat.rename(principal(req), params.id, body.title) });
+    },
+  );
+  api.route(
+    { ...conv, method: 'delete', path: '/api/conversations/:id', summary: 'Delete a conversation and its messages (usage records stay)', tags: ctags, request: { params: dto.ConversationParams }, responses: { 204: { description: 'Deleted' }, ...errors } },
+    async (req, res) => {
+      const { params } = validated<{ params: typeof dto.ConversationParams }>(req);
+      await chat.delete(principal(req), params.id);
+      res.status(204).end();
+    },
+  );
+  api.route(
+    {
+      ...conv,
+      method: 'post',
+      path: '/api/conversations/:id/messages',
+      summary: 'Ask: answers with an SSE stream of meta, delta…, citations, usage, then done or error',
+      tags: ctags,
+      request: { params: dto.ConversationParams, body: dto.PostMessageBody },
+      responses: { 200: { description: 'Server-sent events', schema: z.string(), contentType: 'text/event-stream' }, 422: { description: 'The parent is not an answer' }, ...errors },
+    },
+    async (req, res) => {
+      const { params, body } = validated<{ params: typeof dto.ConversationParams; body: typeof dto.PostMessageBody }>(req);
+      // The client going away (or the server shutting down) aborts the upstream call.
+      const controller = new AbortController();
+      const abort = () => controller.abort(new Error('client went away'));
+      res.on('close', () => {
+        if (!res.writableEnded) abort();
+      });
+      opts.signal.addEventListener('abort', abort, { once: true });
+      let heartbeat: NodeJS.Timeout | undefined;
+      const emit = (e: TurnEvent) => {
+        if (!res.headersSent) {
+          res.status(200).set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+          res.flushHeaders();
+          heartbeat = setInterval(() => res.write(': keep-alive\n\n'), opts.heartbeatMs ?? 15_000);
+        }
+        res.write(`event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
+      };
+      try {
+        await chat.turn(principal(req), params.id, body, emit, controller.signal);
+      } finally {
+        clearInterval(heartbeat);
+        opts.signal.removeEventListener('abort', abort);
+        // Before the first event an error is still a plain JSON answer (the error handler's).
+        if (res.headersSent && !res.writableEnded) res.end();
+      }
+    },
+  );
+  return api.router;
+}

@@ -1,0 +1,50 @@
+import type { Config } from '../../config';
+import type { AuditService } from '../../platform/audit/audit.service';
+import type { Db } from '../../platform/db/client';
+import type { Logger } from '../../platform/logger';
+import type { ApiDocs } from '../../platform/openapi';
+import type { KnowledgeBaseService } from '../knowledge-base';
+import { UsageRecorder } from '../usage';
+import { AgentService } from './chat.agents.service';
+import { ExtractiveProvider, OpenAiProvider, type ChatProvider } from './chat.providers';
+import { ChatRepository } from './chat.repository';
+import { chatRoutes } from './chat.routes';
+import { ChatService } from './chat.service';
+
+export { agents, agentConversations, agentMessages, agentKnowledgeBases } from './chat.schema';
+export { ExtractiveProvider, OpenAiProvider, type ChatProvider } from './chat.providers';
+
+export interface ChatModuleDeps {
+  config: Config;
+  db: Db;
+  audit: AuditService;
+  logger: Logger;
+  knowledgeBases: KnowledgeBaseService;
+  signal: AbortSignal;
+}
+
+/** The default provider from LLM_* (admins' extra providers come with /api/providers). */
+function defaultProvider(config: Config): ChatProvider {
+  const { llm } = config;
+  if (llm.provider === 'openai') {
+    return new OpenAiProvider({ name: 'openai', baseUrl: llm.baseUrl, apiKey: llm.apiKey, defaultModel: llm.model!, firstTokenTimeoutMs: 30_000, overallTimeoutMs: 300_000, maxRetries: 2 });
+  }
+  if (llm.provider === 'anthropic') throw new Error('LLM_PROVIDER=anthropic is not available yet in this build; use openai or extractive.');
+  return new ExtractiveProvider(config.kbLanguage);
+}
+
+export function createChatModule(deps: ChatModuleDeps) {
+  const repo = new ChatRepository(deps.db);
+  const agents = new AgentService(repo, deps.knowledgeBases, deps.audit);
+  const provider = defaultProvider(deps.config);
+  const chat = new ChatService(repo, agents, deps.knowledgeBases, new UsageRecorder(deps.db), (model) => ({ provider, model: model ?? provider.defaultModel }), deps.logger);
+  return {
+    agents,
+    chat,
+    routes: (docs: ApiDocs) => chatRoutes(docs, agents, chat, { signal: deps.signal }),
+    start: async () => {
+      await agents.ensureDefault();
+    },
+  };
+}
+export type ChatModule = ReturnType<typeof createChatModule>;
