@@ -153,6 +153,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
       await chat.start();
     },
     stop: async () => {
+      await chat.stop();
       await knowledgeBases.stop();
       await queue.stop();
     },

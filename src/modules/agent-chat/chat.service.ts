@@ -140,6 +140,23 @@ export class ChatService {
    * usage row finalised once, in one transaction.
    */
   async turn(p: Principal, conversationId: string, input: { content: string; parentId?: string | null }, emit: (e: TurnEvent) => void, signal: AbortSignal): Promise<void> {
+    const running = this.runTurn(p, conversationId, input, emit, signal);
+    this.inflight.add(running);
+    try {
+      await running;
+    } finally {
+      this.inflight.delete(running);
+    }
+  }
+
+  private readonly inflight = new Set<Promise<void>>();
+
+  /** Waits for the turns in flight to write their ends (at shutdown, after their streams were aborted). */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.inflight]);
+  }
+
+  private async runTurn(p: Principal, conversationId: string, input: { content: string; parentId?: string | null }, emit: (e: TurnEvent) => void, signal: AbortSignal): Promise<void> {
     const conv = await this.own(p, conversationId);
     const agent = await this.agents.usable(p, conv.agentId);
     const all = await this.repo.messages(conversationId);

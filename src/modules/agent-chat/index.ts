@@ -4,7 +4,7 @@ import type { Db } from '../../platform/db/client';
 import type { Logger } from '../../platform/logger';
 import type { ApiDocs } from '../../platform/openapi';
 import type { KnowledgeBaseService } from '../knowledge-base';
-import { UsageRecorder } from '../usage';
+import { UsageHeartbeat, UsageRecorder } from '../usage';
 import { AgentService } from './chat.agents.service';
 import { ExtractiveProvider, OpenAiProvider, type ChatProvider } from './chat.providers';
 import { ChatRepository } from './chat.repository';
@@ -37,13 +37,21 @@ export function createChatModule(deps: ChatModuleDeps) {
   const repo = new ChatRepository(deps.db);
   const agents = new AgentService(repo, deps.knowledgeBases, deps.audit);
   const provider = defaultProvider(deps.config);
-  const chat = new ChatService(repo, agents, deps.knowledgeBases, new UsageRecorder(deps.db), (model) => ({ provider, model: model ?? provider.defaultModel }), deps.logger);
+  const recorder = new UsageRecorder(deps.db);
+  const chat = new ChatService(repo, agents, deps.knowledgeBases, recorder, (model) => ({ provider, model: model ?? provider.defaultModel }), deps.logger);
+  const heartbeat = new UsageHeartbeat(deps.db, recorder, chat.owner, deps.logger);
   return {
     agents,
     chat,
     routes: (docs: ApiDocs) => chatRoutes(docs, agents, chat, { signal: deps.signal }),
     start: async () => {
       await agents.ensureDefault();
+      await heartbeat.start();
+    },
+    /** After the lifecycle signal has aborted the streams: their ends are written, then the heartbeat goes. */
+    stop: async () => {
+      await chat.drain();
+      await heartbeat.stop();
     },
   };
 }

@@ -3,8 +3,8 @@ import { captureLogger, openTestDatabase, unique } from '../../../test/support/t
 import type { Database, Db } from '../../platform/db/client';
 import { users } from '../auth';
 import { agentConversations, agents } from '../agent-chat';
-import { aiUsage, aiUsageDaily } from './usage.schema';
-import { UsageRecorder, type UsageRecord } from '.';
+import { aiUsage, aiUsageDaily, usageProcesses } from './usage.schema';
+import { UsageHeartbeat, UsageRecorder, type UsageRecord } from '.';
 
 /** The recording half of usage accounting, on the database the migrations build (PGlite or Postgres 15 via PgBouncer). */
 describe('usage recording', () => {
@@ -277,5 +277,27 @@ describe('usage recording', () => {
     expect(await dailyRows(model)).toEqual([expect.objectContaining({ userId, agentId, requests: 1, totalTokens: 1200, cost: '0.0045000000' })]);
     expect((await finish('complete')).recorded).toBe(false);
     expect(await dailyRows(model)).toEqual([expect.objectContaining({ requests: 1 })]);
+  });
+  it('when a process stops beating, then its pending rows are finalised as interrupted once, while a live process\'s rows and a young row without a heartbeat stay pending', async () => {
+    const userId = await newUser();
+    const model = newModel();
+    const [dead, live, young] = [unique('dead'), unique('live'), unique('young')];
+    await db.insert(usageProcesses).values([{ owner: dead, beatAt: new Date(Date.now() - 5 * 60_000) }, { owner: live }]);
+    const begin = (owner: string) => recorder.begin({ userId, kind: 'chat', provider: 'openai', model, reservedTokens: 900, ownerProcess: owner });
+    const [orphan, alive, fresh] = [await begin(dead), await begin(live), await begin(young)];
+    const log = { warn: () => undefined, info: () => undefined };
+    const sweeper = new UsageHeartbeat(db, recorder, unique('sweeper'), log, { staleSeconds: 60 });
+    expect(await sweeper.sweep()).toBeGreaterThanOrEqual(1);
+    const status = async (id: string) => (await db.select().from(aiUsage).where(eq(aiUsage.id, id)))[0]!;
+    expect(await status(orphan)).toMatchObject({ status: 'interrupted', reservedTokens: 0, source: 'estimated', totalTokens: 0 });
+    expect((await status(alive)).status).toBe('pending');
+    expect((await status(fresh)).status).toBe('pending');
+    expect(await dailyRows(model)).toEqual([expect.objectContaining({ userId, requests: 1, totalTokens: 0 })]);
+    // A second sweep (another process's, say) changes nothing.
+    await sweeper.sweep();
+    expect(await dailyRows(model)).toEqual([expect.objectContaining({ requests: 1 })]);
+    // The live process finishes its own call as usual.
+    await db.transaction((tx) => recorder.finish(alive, { promptTokens: 10, completionTokens: 5, source: 'reported', status: 'complete' }, tx as unknown as Db));
+    expect((await status(alive)).status).toBe('complete');
   });
 });

@@ -1,6 +1,7 @@
 import { and, desc, eq, lte, sql } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client';
-import { aiUsage, modelPrices } from './usage.schema';
+import { rowsOf } from '../../platform/db/migrate';
+import { aiUsage, modelPrices, usageProcesses } from './usage.schema';
 
 export type NewUsageRow = typeof aiUsage.$inferInsert;
 export type ModelPriceRow = typeof modelPrices.$inferSelect;
@@ -57,6 +58,32 @@ export class UsageRepository {
       .where(and(eq(aiUsage.id, id), eq(aiUsage.status, 'pending')))
       .returning();
     return row;
+  }
+
+  async beat(owner: string): Promise<void> {
+    await this.db.insert(usageProcesses).values({ owner }).onConflictDoUpdate({ target: usageProcesses.owner, set: { beatAt: sql`now()` } });
+  }
+
+  async forget(owner: string): Promise<void> {
+    await this.db.delete(usageProcesses).where(eq(usageProcesses.owner, owner));
+  }
+
+  /**
+   * Pending rows no live process owns: their owner's heartbeat is older than `staleSeconds`, or it
+   * never beat and the row is that old. Judged by the database's clock, so hosts' clocks do not matter.
+   */
+  async orphanedPending(staleSeconds: number, limit = 500): Promise<string[]> {
+    const rows = rowsOf<{ id: string }>(
+      await this.db.execute(sql`SELECT u.id FROM ai_usage u LEFT JOIN usage_processes p ON p.owner = u.owner_process
+        WHERE u.status = 'pending' AND (p.owner IS NULL AND u.created_at < now() - make_interval(secs => ${staleSeconds}) OR p.beat_at < now() - make_interval(secs => ${staleSeconds}))
+        ORDER BY u.created_at LIMIT ${limit}`),
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** Heartbeat rows of processes long gone (a day without a beat). */
+  async pruneProcesses(): Promise<void> {
+    await this.db.execute(sql`DELETE FROM usage_processes p WHERE p.beat_at < now() - interval '1 day' AND NOT EXISTS (SELECT 1 FROM ai_usage u WHERE u.status = 'pending' AND u.owner_process = p.owner)`);
   }
 
   async findById(id: string): Promise<typeof aiUsage.$inferSelect | undefined> {

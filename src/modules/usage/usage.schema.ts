@@ -91,3 +91,14 @@ export const modelPrices = pgTable(
     check('model_prices_nonnegative_check', sql`${t.inputPerMillion} >= 0 AND ${t.outputPerMillion} >= 0`),
   ],
 );
+
+/**
+ * One row per running process that may own pending usage rows: it stamps `beat_at` on a clock.
+ * A pending row whose owner stopped beating (crashed, killed) is finalised as `interrupted` by any
+ * other process; a live process's streams are never touched.
+ */
+export const usageProcesses = pgTable('usage_processes', {
+  owner: text('owner').primaryKey(),
+  startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
+  beatAt: timestamp('beat_at', { withTimezone: true }).notNull().defaultNow(),
+});

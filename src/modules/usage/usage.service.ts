@@ -181,3 +181,76 @@ function validate(rec: UsageRecord): void {
   if (rec.at !== undefined && Number.isNaN(rec.at.getTime())) throw new Error('Usage time is not a valid date.');
   if (rec.idempotencyKey !== undefined && rec.idempotencyKey.length === 0) throw new Error('An idempotency key must not be empty.');
 }
+
+export interface HeartbeatOptions {
+  /** How often this process stamps its heartbeat. */
+  beatMs?: number;
+  /** A heartbeat older than this (or a row this old without one) is a dead owner. */
+  staleSeconds?: number;
+  /** How often orphaned pending rows are looked for. */
+  sweepMs?: number;
+}
+
+/**
+ * This process's heartbeat, and the sweeper that finalises pending rows of dead processes as
+ * `interrupted` (at start-up and then periodically): their reservation is released and the call
+ * is counted, with no tokens known. Only a row still pending is changed (finish() is exactly once),
+ * so two sweepers, or a sweeper and a late finisher, never count a call twice.
+ */
+export class UsageHeartbeat {
+  private beatTimer?: NodeJS.Timeout;
+  private sweepTimer?: NodeJS.Timeout;
+  private readonly beatMs: number;
+  private readonly staleSeconds: number;
+  private readonly sweepMs: number;
+
+  constructor(
+    private readonly db: Db,
+    private readonly recorder: UsageRecorder,
+    readonly owner: string,
+    private readonly log: { warn: (event: string, meta: Record<string, unknown>) => void; info: (event: string, meta: Record<string, unknown>) => void },
+    opts: HeartbeatOptions = {},
+  ) {
+    this.beatMs = opts.beatMs ?? 10_000;
+    this.staleSeconds = opts.staleSeconds ?? 60;
+    this.sweepMs = opts.sweepMs ?? 30_000;
+  }
+
+  async start(): Promise<void> {
+    await new UsageRepository(this.db).beat(this.owner);
+    await this.sweep();
+    this.beatTimer = setInterval(() => void this.safely('usage.heartbeat.failed', () => new UsageRepository(this.db).beat(this.owner)), this.beatMs);
+    this.sweepTimer = setInterval(() => void this.safely('usage.sweep.failed', () => this.sweep()), this.sweepMs);
+    this.beatTimer.unref();
+    this.sweepTimer.unref();
+  }
+
+  /** Finalises every orphaned pending row as interrupted; returns how many. */
+  async sweep(): Promise<number> {
+    const repo = new UsageRepository(this.db);
+    const ids = await repo.orphanedPending(this.staleSeconds);
+    let done = 0;
+    for (const id of ids) {
+      const r = await this.db.transaction((tx) => this.recorder.finish(id, { promptTokens: 0, completionTokens: 0, source: 'estimated', status: 'interrupted', error: 'The process that served this call stopped before it ended.' }, tx as unknown as Db));
+      if (r.recorded) done += 1;
+    }
+    if (done > 0) this.log.info('usage.interrupted.finalised', { rows: done });
+    await repo.pruneProcesses();
+    return done;
+  }
+
+  /** At shutdown, after this process's own streams have ended: its heartbeat row goes. */
+  async stop(): Promise<void> {
+    clearInterval(this.beatTimer);
+    clearInterval(this.sweepTimer);
+    await this.safely('usage.heartbeat.stop-failed', () => new UsageRepository(this.db).forget(this.owner));
+  }
+
+  private async safely(event: string, fn: () => Promise<unknown>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      this.log.warn(event, { error: (err as Error).message });
+    }
+  }
+}
