@@ -8,7 +8,7 @@ import type { KnowledgeBaseService, SearchHit } from '../knowledge-base';
 import type { UsageRecorder } from '../usage';
 import type { AgentService } from './chat.agents.service';
 import { ProviderError, type ChatProvider, type PromptMessage, type Source } from './chat.providers';
-import type { ConversationRow, ChatRepository, MessageRow } from './chat.repository';
+import type { AgentRow, ConversationRow, ChatRepository, MessageRow } from './chat.repository';
 import type { Citation } from './chat.schema';
 
 /** What a turn streams (DESIGN.md, "The chat turn"); the route writes each as one SSE event. */
@@ -64,7 +64,7 @@ const titleFrom = (question: string) => {
  * first), then the question; counted with a real tokenizer against the model's window minus the
  * answer's budget.
  */
-export function buildPrompt(opts: { systemPrompt: string; sources: Source[]; history: PromptMessage[]; question: string; window: number; maxOutputTokens: number }): { messages: PromptMessage[]; promptTokens: number; droppedHistory: number } {
+export function buildPrompt(opts: { systemPrompt: string; clientSystem?: string[]; sources: Source[]; history: PromptMessage[]; question: string; window: number; maxOutputTokens: number }): { messages: PromptMessage[]; promptTokens: number; droppedHistory: number } {
   const sourceBlock =
     opts.sources.length === 0
       ? 'No sources were found for this question in the knowledge bases available to this user.'
@@ -76,7 +76,8 @@ export function buildPrompt(opts: { systemPrompt: string; sources: Source[]; his
   const system = [opts.systemPrompt.trim(), sourceBlock].filter(Boolean).join('\n\n');
   const budget = opts.window - opts.maxOutputTokens;
   const cost = (m: PromptMessage) => countTokens(m.content) + 4;
-  let used = cost({ role: 'system', content: system }) + cost({ role: 'user', content: opts.question });
+  const clientSystem = (opts.clientSystem ?? []).map((content): PromptMessage => ({ role: 'system', content }));
+  let used = cost({ role: 'system', content: system }) + clientSystem.reduce((n, m) => n + cost(m), 0) + cost({ role: 'user', content: opts.question });
   if (used > budget) throw new AppError(422, 'prompt-too-long', 'The question and its sources do not fit the model’s context window; ask a shorter question or lower the agent’s retrieval k.');
   const kept: PromptMessage[] = [];
   for (let i = opts.history.length - 1; i >= 0; i--) {
@@ -85,7 +86,7 @@ export function buildPrompt(opts: { systemPrompt: string; sources: Source[]; his
     kept.unshift(m);
     used += cost(m);
   }
-  return { messages: [{ role: 'system', content: system }, ...kept, { role: 'user', content: opts.question }], promptTokens: used, droppedHistory: opts.history.length - kept.length };
+  return { messages: [{ role: 'system', content: system }, ...clientSystem, ...kept, { role: 'user', content: opts.question }], promptTokens: used, droppedHistory: opts.history.length - kept.length };
 }
 
 /** Conversations, messages and the chat turn. */
@@ -164,37 +165,88 @@ export class ChatService {
     if (input.parentId && !parent) throw new NotFoundError('message-not-found', 'No such message in this conversation.');
     if (parent && parent.role !== 'assistant') throw new AppError(422, 'parent-not-answer', 'A question follows an answer: give the id of an assistant message (or none, to start from the top).');
     const history = pathTo(all, parent?.id).map((m): PromptMessage => ({ role: m.role, content: m.content }));
-    const { provider, model } = this.providerFor(agent.model);
-
-    const started = performance.now();
     const assistantId = crypto.randomUUID();
-    const { userMessage, usageId } = await this.repo.transaction(async (tx) => {
-      const userMessage = await tx.insertMessage({ conversationId, userId: p.user.id, agentId: agent.id, parentId: parent?.id ?? null, role: 'user', content: input.content });
-      const usageId = await this.usage.begin(
-        { userId: p.user.id, agentId: agent.id, conversationId, apiKeyId: p.apiKey?.id ?? null, kind: 'chat', provider: provider.name, model, reservedTokens: countTokens(input.content) + agent.maxOutputTokens, ownerProcess: this.owner },
+    let userMessage: MessageRow | undefined;
+    const result = await this.generate({
+      p,
+      agent,
+      question: input.content,
+      history,
+      conversationId,
+      messageId: assistantId,
+      signal,
+      open: async (tx, model) => {
+        userMessage = await tx.insertMessage({ conversationId, userId: p.user.id, agentId: agent.id, parentId: parent?.id ?? null, role: 'user', content: input.content });
+        emit({ event: 'meta', data: { conversationId, userMessageId: userMessage.id, assistantMessageId: assistantId, agent: agent.slug, model } });
+      },
+      onDelta: (text) => emit({ event: 'delta', data: { text } }),
+      close: async (tx, r) => {
+        await tx.insertMessage({
+          id: assistantId,
+          conversationId,
+          userId: p.user.id,
+          agentId: agent.id,
+          parentId: userMessage!.id,
+          role: 'assistant',
+          content: r.text,
+          status: r.outcome.status,
+          error: r.outcome.status === 'error' ? r.outcome.message : null,
+          citations: r.citations,
+          provider: r.provider,
+          model: r.model,
+          promptTokens: r.tokens.promptTokens,
+          completionTokens: r.tokens.completionTokens,
+          usageId: r.usageId,
+        });
+        // The first exchange names the conversation.
+        await tx.updateConversation(conversationId, { updatedAt: new Date(), ...(all.length === 0 && conv.title === 'New chat' ? { title: titleFrom(input.content) } : {}) });
+      },
+    });
+    if (signal.aborted) return;
+    emit({ event: 'citations', data: { citations: result.citations } });
+    emit({ event: 'usage', data: { ...result.tokens, totalTokens: result.tokens.promptTokens + result.tokens.completionTokens, source: result.source, cost: result.cost } });
+    if (result.outcome.status === 'error') emit({ event: 'error', data: { code: result.outcome.code, message: result.outcome.message, messageId: assistantId } });
+    else emit({ event: 'done', data: { messageId: assistantId, status: result.outcome.status } });
+  }
+
+  /**
+   * An answer from an agent, for a conversation's turn or the OpenAI-compatible API: a pending
+   * usage row (with `open`'s writes) before anything is asked, retrieval within the caller's
+   * rights, the prompt, the provider's stream (each piece to `onDelta`), and exactly one ending —
+   * `close`'s writes, the usage row finalised and the daily sums, in one transaction — whatever
+   * happened (done, abort, provider error).
+   */
+  async generate(g: GenerateInput): Promise<GenerateResult> {
+    const { p, agent, signal } = g;
+    const { provider, model } = this.providerFor(agent.model);
+    const maxOutputTokens = g.maxOutputTokens ?? agent.maxOutputTokens;
+    const started = performance.now();
+    const usageId = await this.repo.transaction(async (tx) => {
+      const id = await this.usage.begin(
+        { userId: p.user.id, agentId: agent.id, conversationId: g.conversationId, apiKeyId: p.apiKey?.id ?? null, kind: 'chat', provider: provider.name, model, reservedTokens: countTokens(g.question) + maxOutputTokens, ownerProcess: this.owner },
         tx.db,
       );
-      return { userMessage, usageId };
+      await g.open?.(tx, model);
+      return id;
     });
-    emit({ event: 'meta', data: { conversationId, userMessageId: userMessage.id, assistantMessageId: assistantId, agent: agent.slug, model } });
 
     let text = '';
     let reported: { promptTokens: number; completionTokens: number } | undefined;
     let ttftMs: number | undefined;
     let citations: Citation[] = [];
     let promptTokens = 0;
-    let outcome: { status: 'complete' | 'aborted' } | { status: 'error'; code: string; message: string } = { status: 'complete' };
+    let outcome: GenerateResult['outcome'] = { status: 'complete' };
     try {
-      const hits = agent.retrievalK > 0 ? await this.kbs.searchMany(p, await this.agents.knowledgeScope(agent), input.content, agent.retrievalK, { agentId: agent.id, conversationId }) : [];
+      const hits = agent.retrievalK > 0 ? await this.kbs.searchMany(p, await this.agents.knowledgeScope(agent), g.question, agent.retrievalK, { agentId: agent.id, conversationId: g.conversationId }) : [];
       const sources = hits.map((h, i): Source => ({ n: i + 1, title: [h.entryTitle, ...h.headingPath.slice(1)].join(' › '), text: h.content }));
       citations = hits.map((h, i) => citationOf(h, i + 1));
-      const prompt = buildPrompt({ systemPrompt: agent.systemPrompt, sources, history, question: input.content, window: contextWindow(model), maxOutputTokens: agent.maxOutputTokens });
+      const prompt = buildPrompt({ systemPrompt: agent.systemPrompt, clientSystem: g.clientSystem, sources, history: g.history, question: g.question, window: contextWindow(model), maxOutputTokens });
       promptTokens = prompt.promptTokens;
-      for await (const ev of provider.stream({ model, messages: prompt.messages, maxOutputTokens: agent.maxOutputTokens, temperature: agent.temperature, signal, question: input.content, sources })) {
+      for await (const ev of provider.stream({ model, messages: prompt.messages, maxOutputTokens, temperature: g.temperature === undefined ? agent.temperature : g.temperature, signal, question: g.question, sources })) {
         if (ev.type === 'delta') {
           ttftMs ??= performance.now() - started;
           text += ev.text;
-          emit({ event: 'delta', data: { text: ev.text } });
+          g.onDelta(ev.text);
         } else reported = { promptTokens: ev.promptTokens, completionTokens: ev.completionTokens };
       }
       signal.throwIfAborted();
@@ -203,47 +255,55 @@ export class ChatService {
       else if (err instanceof ProviderError) outcome = { status: 'error', code: err.code, message: err.message };
       else if (err instanceof AppError) outcome = { status: 'error', code: err.code, message: err.message };
       else {
-        this.logger.error('chat.turn.failed', { conversationId, error: (err as Error).message });
+        this.logger.error('chat.turn.failed', { conversationId: g.conversationId, error: (err as Error).message });
         outcome = { status: 'error', code: 'chat-failed', message: 'The answer failed on the server; try again.' };
       }
     }
 
-    // Exactly once, whatever happened: the message with what was produced, the usage row, the daily sums.
     const tokens = reported ?? { promptTokens, completionTokens: text ? countTokens(text) : 0 };
-    const source = reported ? 'reported' : 'estimated';
-    const result = await this.repo.transaction(async (tx) => {
-      await tx.insertMessage({
-        id: assistantId,
-        conversationId,
-        userId: p.user.id,
-        agentId: agent.id,
-        parentId: userMessage.id,
-        role: 'assistant',
-        content: text,
-        status: outcome.status,
-        error: outcome.status === 'error' ? outcome.message : null,
-        citations,
-        provider: provider.name,
-        model,
-        promptTokens: tokens.promptTokens,
-        completionTokens: tokens.completionTokens,
-        usageId,
-      });
+    const source: 'reported' | 'estimated' = reported ? 'reported' : 'estimated';
+    const base = { text, citations, outcome, tokens, source, usageId, provider: provider.name, model };
+    const cost = await this.repo.transaction(async (tx) => {
+      await g.close?.(tx, { ...base, cost: '0' });
       const usage = await this.usage.finish(
         usageId,
-        { promptTokens: tokens.promptTokens, completionTokens: tokens.completionTokens, source, status: outcome.status, latencyMs: performance.now() - started, ttftMs, error: outcome.status === 'error' ? outcome.message : undefined, messageId: assistantId },
+        { promptTokens: tokens.promptTokens, completionTokens: tokens.completionTokens, source, status: outcome.status, latencyMs: performance.now() - started, ttftMs, error: outcome.status === 'error' ? outcome.message : undefined, messageId: g.close ? g.messageId : undefined },
         tx.db,
       );
-      // The first exchange names the conversation.
-      await tx.updateConversation(conversationId, { updatedAt: new Date(), ...(all.length === 0 && conv.title === 'New chat' ? { title: titleFrom(input.content) } : {}) });
-      return usage;
+      return usage.cost;
     });
-    if (signal.aborted) return;
-    emit({ event: 'citations', data: { citations } });
-    emit({ event: 'usage', data: { ...tokens, totalTokens: tokens.promptTokens + tokens.completionTokens, source, cost: result.cost } });
-    if (outcome.status === 'error') emit({ event: 'error', data: { code: outcome.code, message: outcome.message, messageId: assistantId } });
-    else emit({ event: 'done', data: { messageId: assistantId, status: outcome.status } });
+    return { ...base, cost };
   }
+}
+
+export interface GenerateInput {
+  p: Principal;
+  agent: AgentRow;
+  question: string;
+  history: PromptMessage[];
+  /** A client's own system messages (/v1): after the agent's system prompt. */
+  clientSystem?: string[];
+  conversationId: string | null;
+  /** The assistant message `close` writes, for the usage row. */
+  messageId?: string;
+  maxOutputTokens?: number;
+  temperature?: number | null;
+  signal: AbortSignal;
+  open?: (tx: ChatRepository, model: string) => Promise<void>;
+  onDelta: (text: string) => void;
+  close?: (tx: ChatRepository, result: GenerateResult) => Promise<void>;
+}
+
+export interface GenerateResult {
+  text: string;
+  citations: Citation[];
+  outcome: { status: 'complete' | 'aborted' } | { status: 'error'; code: string; message: string };
+  tokens: { promptTokens: number; completionTokens: number };
+  source: 'reported' | 'estimated';
+  cost: string;
+  usageId: string;
+  provider: string;
+  model: string;
 }
 
 /** The messages from the root to `id`, following parent ids (one branch of the tree). */

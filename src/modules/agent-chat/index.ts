@@ -9,6 +9,7 @@ import { AgentService } from './chat.agents.service';
 import { ExtractiveProvider, OpenAiProvider, type ChatProvider } from './chat.providers';
 import { ChatRepository } from './chat.repository';
 import { chatRoutes } from './chat.routes';
+import { openAiRoutes } from './chat.openai';
 import { ChatService } from './chat.service';
 
 export { agents, agentConversations, agentMessages, agentKnowledgeBases } from './chat.schema';
@@ -43,7 +44,7 @@ export function createChatModule(deps: ChatModuleDeps) {
   return {
     agents,
     chat,
-    routes: (docs: ApiDocs) => chatRoutes(docs, agents, chat, { signal: deps.signal }),
+    routes: (docs: ApiDocs) => [chatRoutes(docs, agents, chat, { signal: deps.signal }), openAiRoutes(docs, agents, chat, { signal: deps.signal })],
     start: async () => {
       await agents.ensureDefault();
       await heartbeat.start();
