@@ -78,7 +78,9 @@ export function buildApp(deps: AppDeps): BuiltApp {
   app.use(metricsTimer(metrics));
   app.use(securityHeaders());
 
-  app.use(healthRoutes(docs, { database: deps.database, redis: deps.redis, shuttingDown: () => lifecycle.signal.aborted }));
+  // The chat module is built further down; readiness reports its providers' circuits once it exists.
+  let providerStates: () => Record<string, unknown> = () => ({});
+  app.use(healthRoutes(docs, { database: deps.database, redis: deps.redis, shuttingDown: () => lifecycle.signal.aborted, informational: () => ({ providers: providerStates() }) }));
 
   const metricsApi = docs.router();
   metricsApi.route(
@@ -131,6 +133,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
   const queue = createJobQueue(deps.database, logger);
   const knowledgeBases = createKnowledgeBaseModule({ config, database: deps.database, audit, logger, queue, signal: lifecycle.signal });
   const chat = createChatModule({ config, db: deps.database.db, audit, logger, knowledgeBases: knowledgeBases.service, signal: lifecycle.signal });
+  providerStates = chat.providerStates;
   app.use(auth.routes(docs));
   app.use(knowledgeBases.routes(docs));
   app.use(chat.routes(docs));

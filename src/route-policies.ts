@@ -82,6 +82,8 @@ export const ROUTE_POLICIES: Record<string, Policy> = {
   'PATCH /api/conversations/:id': 'owner',
   'DELETE /api/conversations/:id': 'owner',
   'POST /api/conversations/:id/messages': 'owner',
+  'POST /api/conversations/:id/regenerate': 'owner',
+  'GET /api/conversations/:id/export': 'owner',
   'GET /v1/models': 'member', // the agents the caller may use
   'POST /v1/chat/completions': 'member',
 };
@@ -122,6 +124,8 @@ export const API_KEY_ROUTES: Record<string, string> = {
   'PATCH /api/conversations/:id': 'conversations',
   'DELETE /api/conversations/:id': 'conversations',
   'POST /api/conversations/:id/messages': 'conversations',
+  'POST /api/conversations/:id/regenerate': 'conversations',
+  'GET /api/conversations/:id/export': 'conversations',
   'GET /v1/models': 'chat',
   'POST /v1/chat/completions': 'chat',
 };

@@ -4,12 +4,12 @@ import request from 'supertest';
 import { sql } from 'drizzle-orm';
 import { createTestApp, type TestApp } from '../../../test/support/test-app';
 import { addText, newKb, person } from '../../../test/support/kb';
-import { ask, fakeOpenAi } from '../../../test/support/llm';
+import { ask, fakeOpenAi, parseSse } from '../../../test/support/llm';
 import { rowsOf } from '../../platform/db/migrate';
 
-type UsageRow = { status: string; source: string; prompt_tokens: number; completion_tokens: number; reserved_tokens: number; message_id: string | null; provider: string; model: string; kind: string; cost: string };
+type UsageRow = { price_known: boolean; status: string; source: string; prompt_tokens: number; completion_tokens: number; reserved_tokens: number; message_id: string | null; provider: string; model: string; kind: string; cost: string };
 const usageOf = async (t: TestApp, conversationId: string) =>
-  rowsOf<UsageRow>(await t.database.db.execute(sql`SELECT status, source, prompt_tokens, completion_tokens, reserved_tokens, message_id, provider, model, kind, cost::text AS cost FROM ai_usage WHERE conversation_id = ${conversationId} ORDER BY created_at`));
+  rowsOf<UsageRow>(await t.database.db.execute(sql`SELECT price_known, status, source, prompt_tokens, completion_tokens, reserved_tokens, message_id, provider, model, kind, cost::text AS cost FROM ai_usage WHERE conversation_id = ${conversationId} ORDER BY created_at`));
 
 describe('agents', () => {
   let t: TestApp;
@@ -107,7 +107,7 @@ describe('conversations with the built-in extractive provider', () => {
 
     const usage = await usageOf(t, id);
     expect(usage).toHaveLength(1);
-    expect(usage[0]).toMatchObject({ status: 'complete', source: 'estimated', kind: 'chat', provider: 'extractive', model: 'extractive', reserved_tokens: 0, message_id: meta.assistantMessageId, cost: '0.0000000000' });
+    expect(usage[0]).toMatchObject({ price_known: true, status: 'complete', source: 'estimated', kind: 'chat', provider: 'extractive', model: 'extractive', reserved_tokens: 0, message_id: meta.assistantMessageId, cost: '0.0000000000' });
     const usageEvent = res.events.find((e) => e.event === 'usage')!.data;
     expect(usageEvent).toMatchObject({ promptTokens: usage[0]!.prompt_tokens, completionTokens: usage[0]!.completion_tokens, source: 'estimated' });
     expect(usage[0]!.completion_tokens).toBeGreaterThan(0);
@@ -153,6 +153,56 @@ describe('conversations with the built-in extractive provider', () => {
     expect((await request(t.app).get(`/api/conversations/${theirs.id}`).set(stranger.auth)).body.conversation.title).toBe('Quarterly numbers too');
     // The deleted conversation's spending stays in the books.
     expect(rowsOf<{ n: number }>(await t.database.db.execute(sql`SELECT count(*)::int AS n FROM ai_usage WHERE user_id = ${me.u.id} AND kind = 'chat'`))[0]!.n).toBe(1);
+  });
+
+  it('when the last answer is regenerated and an earlier question edited, then each is a new branch beside the old one, and the export shows the current branch in Markdown and every message in JSON', async () => {
+    const { auth } = await person(t);
+    const kb = await newKb(t, auth);
+    await addText(t, auth, kb.id, 'Parking', 'Visitors park in bay C. Employees park in the underground garage with their badge.');
+    const conv = (await request(t.app).post('/api/conversations').set(auth).send({ title: 'Parking questions' })).body.conversation;
+    const first = await ask(t.app, auth, conv.id, 'Where do visitors park?');
+    const firstAnswer = (first.events[0]!.data as { assistantMessageId: string }).assistantMessageId;
+    const second = await ask(t.app, auth, conv.id, 'And employees?');
+    const secondMeta = second.events[0]!.data as { userMessageId: string; assistantMessageId: string };
+
+    const again = await request(t.app).post(`/api/conversations/${conv.id}/regenerate`).set(auth).send({}).buffer(true).parse((r, cb) => {
+      let b = '';
+      r.setEncoding('utf8');
+      r.on('data', (c: string) => (b += c));
+      r.on('end', () => cb(null, b));
+    });
+    expect(again.status).toBe(200);
+    const regenerated = parseSse(again.body as string);
+    expect(regenerated.map((e) => e.event)).toEqual(expect.arrayContaining(['meta', 'delta', 'citations', 'usage', 'done']));
+    const regenMeta = regenerated[0]!.data as { userMessageId: string; assistantMessageId: string };
+    // The same question, a new answer beside the old one.
+    expect(regenMeta.userMessageId).toBe(secondMeta.userMessageId);
+    expect(regenMeta.assistantMessageId).not.toBe(secondMeta.assistantMessageId);
+
+    // Editing the second question: a new question under the first answer.
+    const edited = await ask(t.app, auth, conv.id, 'And where do employees park their bikes?', { parentId: firstAnswer });
+    const editedMeta = edited.events[0]!.data as { userMessageId: string };
+    const messages = (await request(t.app).get(`/api/conversations/${conv.id}`).set(auth)).body.messages as { id: string; parentId: string | null; role: string }[];
+    expect(messages).toHaveLength(7);
+    expect(messages.filter((m) => m.parentId === secondMeta.userMessageId).map((m) => m.id).sort()).toEqual([secondMeta.assistantMessageId, regenMeta.assistantMessageId].sort());
+    expect(messages.find((m) => m.id === editedMeta.userMessageId)!.parentId).toBe(firstAnswer);
+    // Two questions now follow the first answer: the original follow-up and the edited one.
+    expect(messages.filter((m) => m.parentId === firstAnswer)).toHaveLength(2);
+
+    const md = await request(t.app).get(`/api/conversations/${conv.id}/export`).set(auth);
+    expect(md.status).toBe(200);
+    expect(md.headers['content-type']).toContain('text/markdown');
+    expect(md.headers['content-disposition']).toContain('attachment; filename="Parking questions.md"');
+    expect(md.text).toContain('# Parking questions');
+    expect(md.text).toContain('Where do visitors park?');
+    expect(md.text).toContain('bikes');
+    expect(md.text).not.toContain('And employees?');
+    expect(md.text).toMatch(/- \[1\] Parking, revision 1: "/);
+    const json = await request(t.app).get(`/api/conversations/${conv.id}/export`).query({ format: 'json' }).set(auth);
+    expect(JSON.parse(json.text).messages).toHaveLength(7);
+    expect((await request(t.app).get(`/api/conversations/${conv.id}/export`).query({ format: 'pdf' }).set(auth)).status).toBe(400);
+    const notAnswer = await request(t.app).post(`/api/conversations/${conv.id}/regenerate`).set(auth).send({ messageId: editedMeta.userMessageId });
+    expect([notAnswer.status, notAnswer.body.error.code]).toEqual([422, 'not-an-answer']);
   });
 
   it('when a message is empty, too long, or follows a question instead of an answer, then it is refused with a clear 4xx and nothing is written', async () => {
@@ -232,6 +282,50 @@ describe('conversations with an OpenAI-compatible provider', () => {
         ['aborted', 'estimated', expect.any(Number), expect.any(Number)],
       ]);
       expect(usage.every((u) => u.provider === 'openai' && u.model === 'gpt-4o-mini')).toBe(true);
+      // Priced from the seeded list price of gpt-4o-mini ($0.15 in, $0.60 out per million), exactly.
+      expect(usage[0]!.cost).toBe('0.0012403500');
+      expect(ok.events.find((e) => e.event === 'usage')!.data.cost).toBe('0.0012403500');
+    } finally {
+      await t.close();
+      await upstream.close();
+    }
+  }, 60_000);
+});
+
+describe('provider failures', () => {
+  it('when a provider sends no first token, then the turn ends with provider-timeout; after repeated failures its circuit opens, calls are refused at once with 503 and nothing spent, readiness reports it without failing, and a trial call later closes it', async () => {
+    const upstream = await fakeOpenAi((call) => {
+      const q = call.body.messages.at(-1)!.content;
+      if (q.includes('hang')) return { pieces: ['never'], hangAfter: 0 };
+      if (q.includes('fail')) return { status: 503 };
+      return { pieces: ['Fine.'], usage: { prompt_tokens: 11, completion_tokens: 2 } };
+    });
+    const t = await createTestApp({ CREDENTIAL_RATE_LIMIT_MAX: '10000', LLM_PROVIDER: 'openai', LLM_BASE_URL: upstream.baseUrl, LLM_MODEL: 'local-model', LLM_MAX_RETRIES: '0', LLM_FIRST_TOKEN_TIMEOUT_MS: '1000', LLM_BREAKER_RESET_MS: '1500' });
+    try {
+      const { auth } = await person(t);
+      const conv = (await request(t.app).post('/api/conversations').set(auth).send({})).body.conversation;
+      const started = Date.now();
+      const hung = await ask(t.app, auth, conv.id, 'Please hang');
+      expect(hung.events.at(-1)).toMatchObject({ event: 'error', data: { code: 'provider-timeout' } });
+      expect(Date.now() - started).toBeLessThan(5_000);
+      for (let i = 0; i < 2; i++) expect((await ask(t.app, auth, conv.id, 'Please fail')).events.at(-1)).toMatchObject({ event: 'error', data: { code: 'provider-error' } });
+
+      const ready = await request(t.app).get('/health/ready');
+      expect(ready.status).toBe(200);
+      expect(ready.body.checks.providers).toEqual({ openai: { type: 'openai', state: 'open' } });
+      const calls = upstream.calls.length;
+      const rows = (await usageOf(t, conv.id)).length;
+      const refused = await ask(t.app, auth, conv.id, 'Are you there?');
+      expect([refused.status, refused.error?.code, refused.headers['retry-after']]).toEqual([503, 'provider-unavailable', '30']);
+      expect(upstream.calls.length).toBe(calls);
+      expect((await usageOf(t, conv.id)).length).toBe(rows);
+
+      await new Promise((r) => setTimeout(r, 1_700));
+      const back = await ask(t.app, auth, conv.id, 'Are you there now?');
+      expect(back.events.at(-1)).toMatchObject({ event: 'done', data: { status: 'complete' } });
+      expect((await request(t.app).get('/health/ready')).body.checks.providers.openai.state).toBe('closed');
+      const usage = await usageOf(t, conv.id);
+      expect(usage.map((u) => u.status)).toEqual(['error', 'error', 'error', 'complete']);
     } finally {
       await t.close();
       await upstream.close();

@@ -86,3 +86,6 @@ export const MessageSchema = z
 export const ConversationResponse = z.object({ conversation: ConversationSchema });
 export const ConversationDetailResponse = z.object({ conversation: ConversationSchema, messages: z.array(MessageSchema) });
 export const ConversationListResponse = z.object({ conversations: z.array(ConversationSchema), total: z.number() });
+
+export const ExportQuery = z.object({ format: z.enum(['md', 'json']).default('md') });
+export const RegenerateBody = z.object({ messageId: z.uuid().optional() }).strict().openapi('RegenerateRequest');

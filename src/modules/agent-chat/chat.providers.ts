@@ -1,4 +1,5 @@
 import OpenAI from 'openai';
+import CircuitBreaker from 'opossum';
 import { stopwordsFor, words } from '../knowledge-base';
 
 export interface PromptMessage {
@@ -33,6 +34,10 @@ export interface ChatProvider {
   readonly name: string;
   readonly defaultModel: string;
   stream(req: ChatRequest): AsyncIterable<ChatEvent>;
+  /** Throws provider-unavailable when calls are refused right now (an open circuit). */
+  assertAvailable?(): void;
+  /** The circuit breaker's state, for /health/ready. */
+  readonly state?: 'closed' | 'open' | 'half-open';
 }
 
 /** A provider failure with a stable code; `retryable` ones may be retried before the first token. */
@@ -196,5 +201,73 @@ export class OpenAiProvider implements ChatProvider {
     }
     if (err instanceof SyntaxError) return new ProviderError('provider-bad-response', `${this.name} sent a malformed stream: ${err.message}`.slice(0, 500));
     return new ProviderError('provider-unavailable', `${this.name} could not be reached: ${(err as Error).message}`.slice(0, 500));
+  }
+}
+
+export interface BreakerOptions {
+  /** Share of failed calls (in the rolling window) that opens the circuit. */
+  errorThresholdPercentage?: number;
+  /** Calls in the window before the share is judged. */
+  volumeThreshold?: number;
+  /** How long the circuit stays open before one trial call is let through. */
+  resetTimeoutMs?: number;
+  rollingCountTimeoutMs?: number;
+}
+
+/** Failures that say the provider is down or overloaded; a refused request (4xx) or a caller's abort is not one. */
+const isOutage = (err: unknown) => err instanceof ProviderError && (err.code !== 'provider-error' || err.status === undefined || err.status >= 500 || err.status === 429);
+
+/**
+ * A circuit breaker (opossum) around a provider: repeated outages open it, and while it is open
+ * calls fail at once with provider-unavailable instead of waiting on a dead server; after
+ * `resetTimeoutMs` one trial call decides. What it guards is the start of a stream (up to the
+ * first event): a server that answers is up, whatever happens later in its answer.
+ */
+export class BreakerProvider implements ChatProvider {
+  readonly type: ChatProvider['type'];
+  readonly name: string;
+  readonly defaultModel: string;
+  private readonly breaker: CircuitBreaker<[AsyncIterator<ChatEvent>], IteratorResult<ChatEvent>>;
+
+  constructor(
+    private readonly inner: ChatProvider,
+    opts: BreakerOptions = {},
+  ) {
+    this.type = inner.type;
+    this.name = inner.name;
+    this.defaultModel = inner.defaultModel;
+    this.breaker = new CircuitBreaker((it: AsyncIterator<ChatEvent>) => it.next(), {
+      timeout: false,
+      errorThresholdPercentage: opts.errorThresholdPercentage ?? 50,
+      volumeThreshold: opts.volumeThreshold ?? 3,
+      resetTimeout: opts.resetTimeoutMs ?? 30_000,
+      rollingCountTimeout: opts.rollingCountTimeoutMs ?? 60_000,
+      // Returning true means "not a failure": only outages count against the provider.
+      errorFilter: (err: unknown) => !isOutage(err),
+    });
+  }
+
+  /** closed (calls go through), open (refused at once) or half-open (one trial call). */
+  get state(): 'closed' | 'open' | 'half-open' {
+    return this.breaker.opened ? 'open' : this.breaker.halfOpen ? 'half-open' : 'closed';
+  }
+
+  /** Throws provider-unavailable while the circuit is open, before anything is spent. */
+  assertAvailable(): void {
+    if (this.breaker.opened) throw new ProviderError('provider-unavailable', `${this.name} failed repeatedly and is paused; try again shortly.`);
+  }
+
+  async *stream(req: ChatRequest): AsyncIterable<ChatEvent> {
+    const it = this.inner.stream(req)[Symbol.asyncIterator]();
+    let first: IteratorResult<ChatEvent>;
+    try {
+      first = await this.breaker.fire(it);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'EOPENBREAKER') throw new ProviderError('provider-unavailable', `${this.name} failed repeatedly and is paused; try again shortly.`);
+      throw err;
+    }
+    if (first.done) return;
+    yield first.value;
+    for (let next = await it.next(); !next.done; next = await it.next()) yield next.value;
   }
 }

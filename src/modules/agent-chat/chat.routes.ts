@@ -1,4 +1,4 @@
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import type { ApiDocs } from '../../platform/openapi';
 import { validated } from '../../platform/http/validate';
 import { AuditService } from '../../platform/audit/audit.service';
@@ -92,6 +92,55 @@ export function chatRoutes(docs: ApiDocs, agents: AgentService, chat: ChatServic
     },
   );
   api.route(
+    { ...conv, method: 'get', path: '/api/conversations/:id/export', summary: 'Download a conversation as Markdown (the current branch) or JSON (every message)', tags: ctags, request: { params: dto.ConversationParams, query: dto.ExportQuery }, responses: { 200: { description: 'The file', schema: z.string(), contentType: 'text/markdown' }, ...errors } },
+    async (req, res) => {
+      const { params, query } = validated<{ params: typeof dto.ConversationParams; query: typeof dto.ExportQuery }>(req);
+      const file = await chat.export(principal(req), params.id, query.format);
+      res.status(200).set({ 'Content-Type': file.mimeType, 'Content-Disposition': `attachment; filename="${file.fileName.replace(/"/g, '')}"; filename*=UTF-8''${encodeURIComponent(file.fileName)}`, 'X-Content-Type-Options': 'nosniff' }).send(file.body);
+    },
+  );
+  const stream = (run: (req: Request, emit: (e: TurnEvent) => void, signal: AbortSignal) => Promise<void>) => async (req: Request, res: Response) => {
+    // The client going away (or the server shutting down) aborts the upstream call.
+    const controller = new AbortController();
+    const abort = () => controller.abort(new Error('client went away'));
+    res.on('close', () => {
+      if (!res.writableEnded) abort();
+    });
+    opts.signal.addEventListener('abort', abort, { once: true });
+    let heartbeat: NodeJS.Timeout | undefined;
+    const emit = (e: TurnEvent) => {
+      if (!res.headersSent) {
+        res.status(200).set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+        res.flushHeaders();
+        heartbeat = setInterval(() => res.write(': keep-alive\n\n'), opts.heartbeatMs ?? 15_000);
+      }
+      res.write(`event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
+    };
+    try {
+      await run(req, emit, controller.signal);
+    } finally {
+      clearInterval(heartbeat);
+      opts.signal.removeEventListener('abort', abort);
+      // Before the first event an error is still a plain JSON answer (the error handler's).
+      if (res.headersSent && !res.writableEnded) res.end();
+    }
+  };
+  api.route(
+    {
+      ...conv,
+      method: 'post',
+      path: '/api/conversations/:id/regenerate',
+      summary: 'Answer the question of an answer again (the latest by default), as a new sibling answer; the same SSE stream as posting a message',
+      tags: ctags,
+      request: { params: dto.ConversationParams, body: dto.RegenerateBody },
+      responses: { 200: { description: 'Server-sent events', schema: z.string(), contentType: 'text/event-stream' }, 422: { description: 'Not an answer' }, ...errors },
+    },
+    stream((req, emit, signal) => {
+      const { params, body } = validated<{ params: typeof dto.ConversationParams; body: typeof dto.RegenerateBody }>(req);
+      return chat.regenerate(principal(req), params.id, body, emit, signal);
+    }),
+  );
+  api.route(
     {
       ...conv,
       method: 'post',
@@ -101,33 +150,10 @@ export function chatRoutes(docs: ApiDocs, agents: AgentService, chat: ChatServic
       request: { params: dto.ConversationParams, body: dto.PostMessageBody },
       responses: { 200: { description: 'Server-sent events', schema: z.string(), contentType: 'text/event-stream' }, 422: { description: 'The parent is not an answer' }, ...errors },
     },
-    async (req, res) => {
+    stream((req, emit, signal) => {
       const { params, body } = validated<{ params: typeof dto.ConversationParams; body: typeof dto.PostMessageBody }>(req);
-      // The client going away (or the server shutting down) aborts the upstream call.
-      const controller = new AbortController();
-      const abort = () => controller.abort(new Error('client went away'));
-      res.on('close', () => {
-        if (!res.writableEnded) abort();
-      });
-      opts.signal.addEventListener('abort', abort, { once: true });
-      let heartbeat: NodeJS.Timeout | undefined;
-      const emit = (e: TurnEvent) => {
-        if (!res.headersSent) {
-          res.status(200).set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
-          res.flushHeaders();
-          heartbeat = setInterval(() => res.write(': keep-alive\n\n'), opts.heartbeatMs ?? 15_000);
-        }
-        res.write(`event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
-      };
-      try {
-        await chat.turn(principal(req), params.id, body, emit, controller.signal);
-      } finally {
-        clearInterval(heartbeat);
-        opts.signal.removeEventListener('abort', abort);
-        // Before the first event an error is still a plain JSON answer (the error handler's).
-        if (res.headersSent && !res.writableEnded) res.end();
-      }
-    },
+      return chat.turn(principal(req), params.id, body, emit, signal);
+    }),
   );
   return api.router;
 }

@@ -118,6 +118,28 @@ export class ChatService {
     return { conversation: presentConversation(conv), messages: (await this.repo.messages(id)).map(presentMessage) };
   }
 
+  /**
+   * A conversation as a file: JSON holds every message (all branches, with citations and tokens);
+   * Markdown is the branch that ends in the latest message, as the person reads it, with each
+   * answer's sources listed under it.
+   */
+  async export(p: Principal, id: string, format: 'md' | 'json'): Promise<{ fileName: string; mimeType: string; body: string }> {
+    const conv = await this.own(p, id);
+    const all = await this.repo.messages(id);
+    const base = conv.title.replace(/[^\p{L}\p{N} ._-]+/gu, '').trim().slice(0, 80) || 'conversation';
+    if (format === 'json') {
+      return { fileName: `${base}.json`, mimeType: 'application/json; charset=utf-8', body: JSON.stringify({ conversation: presentConversation(conv), messages: all.map(presentMessage) }, null, 2) };
+    }
+    const branch = pathTo(all, all[all.length - 1]?.id);
+    const parts = [`# ${conv.title}`, `_Exported ${new Date().toISOString()}_`];
+    for (const m of branch) {
+      parts.push(`## ${m.role === 'user' ? 'You' : 'Assistant'} · ${m.createdAt.toISOString()}${m.status === 'complete' ? '' : ` (${m.status})`}`);
+      parts.push(m.content || '_(no text)_');
+      if (m.citations.length > 0) parts.push(m.citations.map((c) => `- [${c.n}] ${c.entryTitle}, revision ${c.revisionNumber}: "${c.quote.replace(/\s+/g, ' ')}"`).join('\n'));
+    }
+    return { fileName: `${base}.md`, mimeType: 'text/markdown; charset=utf-8', body: `${parts.join('\n\n')}\n` };
+  }
+
   async rename(p: Principal, id: string, title: string): Promise<PublicConversation> {
     await this.own(p, id);
     return presentConversation((await this.repo.updateConversation(id, { title, updatedAt: new Date() }))!);
@@ -141,13 +163,7 @@ export class ChatService {
    * usage row finalised once, in one transaction.
    */
   async turn(p: Principal, conversationId: string, input: { content: string; parentId?: string | null }, emit: (e: TurnEvent) => void, signal: AbortSignal): Promise<void> {
-    const running = this.runTurn(p, conversationId, input, emit, signal);
-    this.inflight.add(running);
-    try {
-      await running;
-    } finally {
-      this.inflight.delete(running);
-    }
+    await this.track(this.runTurn(p, conversationId, input, emit, signal));
   }
 
   private readonly inflight = new Set<Promise<void>>();
@@ -157,27 +173,59 @@ export class ChatService {
     await Promise.allSettled([...this.inflight]);
   }
 
+  /**
+   * Another answer to a question already asked: `messageId` names the assistant message to replace
+   * (the conversation's latest by default). The new answer is its sibling (same question), so the
+   * old one stays in the history of the branch it was on.
+   */
+  async regenerate(p: Principal, conversationId: string, input: { messageId?: string }, emit: (e: TurnEvent) => void, signal: AbortSignal): Promise<void> {
+    const conv = await this.own(p, conversationId);
+    const all = await this.repo.messages(conversationId);
+    const target = input.messageId ? all.find((m) => m.id === input.messageId) : [...all].reverse().find((m) => m.role === 'assistant');
+    if (!target) throw new NotFoundError('message-not-found', input.messageId ? 'No such message in this conversation.' : 'This conversation has no answer to regenerate yet.');
+    if (target.role !== 'assistant' || !target.parentId) throw new AppError(422, 'not-an-answer', 'Only an answer can be regenerated: give the id of an assistant message.');
+    const question = all.find((m) => m.id === target.parentId)!;
+    await this.track(this.answerTo(p, conv, all, { question, reuse: true }, emit, signal));
+  }
+
+  private async track(running: Promise<void>): Promise<void> {
+    this.inflight.add(running);
+    try {
+      await running;
+    } finally {
+      this.inflight.delete(running);
+    }
+  }
+
   private async runTurn(p: Principal, conversationId: string, input: { content: string; parentId?: string | null }, emit: (e: TurnEvent) => void, signal: AbortSignal): Promise<void> {
     const conv = await this.own(p, conversationId);
-    const agent = await this.agents.usable(p, conv.agentId);
     const all = await this.repo.messages(conversationId);
     const parent = input.parentId === undefined ? all[all.length - 1] : input.parentId === null ? undefined : all.find((m) => m.id === input.parentId);
     if (input.parentId && !parent) throw new NotFoundError('message-not-found', 'No such message in this conversation.');
     if (parent && parent.role !== 'assistant') throw new AppError(422, 'parent-not-answer', 'A question follows an answer: give the id of an assistant message (or none, to start from the top).');
-    const history = pathTo(all, parent?.id).map((m): PromptMessage => ({ role: m.role, content: m.content }));
+    await this.answerTo(p, conv, all, { content: input.content, parentId: parent?.id ?? null }, emit, signal);
+  }
+
+  /** A new question (written now, under `parentId`) or one already asked (`reuse`), answered and written once. */
+  private async answerTo(p: Principal, conv: ConversationRow, all: MessageRow[], q: { content: string; parentId: string | null } | { question: MessageRow; reuse: true }, emit: (e: TurnEvent) => void, signal: AbortSignal): Promise<void> {
+    const conversationId = conv.id;
+    const agent = await this.agents.usable(p, conv.agentId);
+    const content = 'reuse' in q ? q.question.content : q.content;
+    const history = pathTo(all, 'reuse' in q ? (q.question.parentId ?? undefined) : (q.parentId ?? undefined)).map((m): PromptMessage => ({ role: m.role, content: m.content }));
     const assistantId = crypto.randomUUID();
-    let userMessage: MessageRow | undefined;
+    let userMessage: MessageRow | undefined = 'reuse' in q ? q.question : undefined;
+    const input = { content };
     const result = await this.generate({
       p,
       agent,
-      question: input.content,
+      question: content,
       history,
       conversationId,
       messageId: assistantId,
       signal,
       open: async (tx, model) => {
-        userMessage = await tx.insertMessage({ conversationId, userId: p.user.id, agentId: agent.id, parentId: parent?.id ?? null, role: 'user', content: input.content });
-        emit({ event: 'meta', data: { conversationId, userMessageId: userMessage.id, assistantMessageId: assistantId, agent: agent.slug, model } });
+        if (!('reuse' in q)) userMessage = await tx.insertMessage({ conversationId, userId: p.user.id, agentId: agent.id, parentId: q.parentId, role: 'user', content });
+        emit({ event: 'meta', data: { conversationId, userMessageId: userMessage!.id, assistantMessageId: assistantId, agent: agent.slug, model } });
       },
       onDelta: (text) => emit({ event: 'delta', data: { text } }),
       close: async (tx, r) => {
@@ -219,6 +267,13 @@ export class ChatService {
   async generate(g: GenerateInput): Promise<GenerateResult> {
     const { p, agent, signal } = g;
     const { provider, model } = this.providerFor(agent.model);
+    // An open circuit refuses before anything is written or reserved: a plain 503, not a stream.
+    try {
+      provider.assertAvailable?.();
+    } catch (err) {
+      if (err instanceof ProviderError) throw new AppError(503, 'provider-unavailable', err.message, undefined, { 'Retry-After': '30' });
+      throw err;
+    }
     const maxOutputTokens = g.maxOutputTokens ?? agent.maxOutputTokens;
     const started = performance.now();
     const usageId = await this.repo.transaction(async (tx) => {

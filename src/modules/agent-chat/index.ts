@@ -6,7 +6,7 @@ import type { ApiDocs } from '../../platform/openapi';
 import type { KnowledgeBaseService } from '../knowledge-base';
 import { UsageHeartbeat, UsageRecorder } from '../usage';
 import { AgentService } from './chat.agents.service';
-import { ExtractiveProvider, OpenAiProvider, type ChatProvider } from './chat.providers';
+import { BreakerProvider, ExtractiveProvider, OpenAiProvider, type ChatProvider } from './chat.providers';
 import { ChatRepository } from './chat.repository';
 import { chatRoutes } from './chat.routes';
 import { openAiRoutes } from './chat.openai';
@@ -28,7 +28,10 @@ export interface ChatModuleDeps {
 function defaultProvider(config: Config): ChatProvider {
   const { llm } = config;
   if (llm.provider === 'openai') {
-    return new OpenAiProvider({ name: 'openai', baseUrl: llm.baseUrl, apiKey: llm.apiKey, defaultModel: llm.model!, firstTokenTimeoutMs: 30_000, overallTimeoutMs: 300_000, maxRetries: 2 });
+    return new BreakerProvider(
+      new OpenAiProvider({ name: 'openai', baseUrl: llm.baseUrl, apiKey: llm.apiKey, defaultModel: llm.model!, firstTokenTimeoutMs: llm.firstTokenTimeoutMs, overallTimeoutMs: llm.timeoutMs, maxRetries: llm.maxRetries }),
+      { resetTimeoutMs: llm.breakerResetMs },
+    );
   }
   if (llm.provider === 'anthropic') throw new Error('LLM_PROVIDER=anthropic is not available yet in this build; use openai or extractive.');
   return new ExtractiveProvider(config.kbLanguage);
@@ -44,6 +47,8 @@ export function createChatModule(deps: ChatModuleDeps) {
   return {
     agents,
     chat,
+    /** Circuit-breaker states by provider, reported by /health/ready (never failing it). */
+    providerStates: (): Record<string, { type: string; state: string }> => ({ [provider.name]: { type: provider.type, state: provider.state ?? 'closed' } }),
     routes: (docs: ApiDocs) => [chatRoutes(docs, agents, chat, { signal: deps.signal }), openAiRoutes(docs, agents, chat, { signal: deps.signal })],
     start: async () => {
       await agents.ensureDefault();

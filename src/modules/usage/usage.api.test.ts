@@ -4,6 +4,7 @@ import type { Database, Db } from '../../platform/db/client';
 import { users } from '../auth';
 import { agentConversations, agents } from '../agent-chat';
 import { aiUsage, aiUsageDaily, usageProcesses } from './usage.schema';
+import { rowsOf } from '../../platform/db/migrate';
 import { UsageHeartbeat, UsageRecorder, type UsageRecord } from '.';
 
 /** The recording half of usage accounting, on the database the migrations build (PGlite or Postgres 15 via PgBouncer). */
@@ -299,5 +300,21 @@ describe('usage recording', () => {
     // The live process finishes its own call as usual.
     await db.transaction((tx) => recorder.finish(alive, { promptTokens: 10, completionTokens: 5, source: 'reported', status: 'complete' }, tx as unknown as Db));
     expect((await status(alive)).status).toBe('complete');
+  });
+  it('when a model has no price, then its calls cost 0 and are flagged as unpriced; a priced model is not, and the seeded list prices are in force', async () => {
+    const userId = await newUser();
+    const [unpriced, priced] = [newModel(), newModel()];
+    await recorder.setPrice({ provider: 'openai', model: priced, inputPerMillion: '1', outputPerMillion: '2', effectiveFrom: new Date('2020-01-01T00:00:00Z') });
+    const a = await recorder.record(call({ userId, model: unpriced }));
+    const b = await recorder.record(call({ userId, model: priced }));
+    const rows = await db.select({ id: aiUsage.id, priceKnown: aiUsage.priceKnown, cost: aiUsage.cost }).from(aiUsage).where(sql`${aiUsage.id} IN (${a.id}, ${b.id})`);
+    expect(rows.find((r) => r.id === a.id)).toMatchObject({ priceKnown: false, cost: '0.0000000000' });
+    expect(rows.find((r) => r.id === b.id)).toMatchObject({ priceKnown: true, cost: '0.0001400000' });
+    const seeded = await db.execute(sql`SELECT provider, model, input_per_million::text AS i, output_per_million::text AS o FROM model_prices WHERE (provider, model) IN (('openai', 'gpt-4o'), ('anthropic', 'claude-sonnet-4-0'), ('extractive', 'extractive')) ORDER BY provider`);
+    expect(rowsOf(seeded)).toEqual([
+      { provider: 'anthropic', model: 'claude-sonnet-4-0', i: '3.0000000000', o: '15.0000000000' },
+      { provider: 'extractive', model: 'extractive', i: '0.0000000000', o: '0.0000000000' },
+      { provider: 'openai', model: 'gpt-4o', i: '2.5000000000', o: '10.0000000000' },
+    ]);
   });
 });

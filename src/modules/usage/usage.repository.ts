@@ -51,7 +51,7 @@ export class UsageRepository {
    * Finalises a pending row, once: only a row still `pending` is changed, so of two racing
    * finishers (the stream's end and a shutdown, say) exactly one gets the row back.
    */
-  async finishPending(id: string, values: Pick<NewUsageRow, 'promptTokens' | 'completionTokens' | 'totalTokens' | 'cost' | 'source' | 'status' | 'latencyMs' | 'ttftMs' | 'error' | 'messageId' | 'finishedAt'>): Promise<typeof aiUsage.$inferSelect | undefined> {
+  async finishPending(id: string, values: Pick<NewUsageRow, 'priceKnown' | 'promptTokens' | 'completionTokens' | 'totalTokens' | 'cost' | 'source' | 'status' | 'latencyMs' | 'ttftMs' | 'error' | 'messageId' | 'finishedAt'>): Promise<typeof aiUsage.$inferSelect | undefined> {
     const [row] = await this.db
       .update(aiUsage)
       .set({ ...values, reservedTokens: 0 })

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, check, date, index, integer, numeric, pgTable, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, boolean, check, date, index, integer, numeric, pgTable, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { apiKeys, users } from '../auth';
 
 /**
@@ -27,6 +27,8 @@ export const aiUsage = pgTable(
     /** Tokens held against quotas while the call runs (pending rows only). */
     reservedTokens: integer('reserved_tokens').notNull().default(0),
     cost: numeric('cost', { precision: 20, scale: 10 }).notNull().default('0'),
+    /** False when model_prices had no price for the model: its cost of 0 is unknown, not free. */
+    priceKnown: boolean('price_known').notNull().default(true),
     source: text('source', { enum: ['reported', 'estimated'] }).notNull().default('reported'),
     status: text('status', { enum: ['pending', 'complete', 'aborted', 'error', 'interrupted'] }).notNull().default('pending'),
     latencyMs: integer('latency_ms'),

@@ -83,8 +83,10 @@ export class UsageRecorder {
     const completionTokens = result.completionTokens ?? 0;
     const current = await repo.findById(id);
     if (!current || current.status !== 'pending') return { recorded: false, id, cost: current?.cost ?? '0' };
-    const cost = costOf(await repo.priceAt(current.provider, current.model, current.createdAt), promptTokens, completionTokens);
+    const price = await repo.priceAt(current.provider, current.model, current.createdAt);
+    const cost = costOf(price, promptTokens, completionTokens);
     const row = await repo.finishPending(id, {
+      priceKnown: price !== undefined,
       promptTokens,
       completionTokens,
       totalTokens: promptTokens + completionTokens,
@@ -121,8 +123,10 @@ export class UsageRecorder {
     const promptTokens = rec.promptTokens;
     const completionTokens = rec.completionTokens ?? 0;
     const totalTokens = promptTokens + completionTokens;
-    const cost = costOf(await repo.priceAt(rec.provider, rec.model, at), promptTokens, completionTokens);
+    const price = await repo.priceAt(rec.provider, rec.model, at);
+    const cost = costOf(price, promptTokens, completionTokens);
     const id = await repo.insertUsage({
+      priceKnown: price !== undefined,
       userId: rec.userId,
       agentId: rec.agentId ?? null,
       conversationId: rec.conversationId ?? null,
