@@ -84,6 +84,10 @@ export const ROUTE_POLICIES: Record<string, Policy> = {
   'POST /api/conversations/:id/messages': 'owner',
   'POST /api/conversations/:id/regenerate': 'owner',
   'GET /api/conversations/:id/export': 'owner',
+  'GET /api/providers': 'admin',
+  'POST /api/providers': 'admin',
+  'PATCH /api/providers/:id': 'admin',
+  'DELETE /api/providers/:id': 'admin',
   'GET /v1/models': 'member', // the agents the caller may use
   'POST /v1/chat/completions': 'member',
 };

@@ -5,6 +5,7 @@ import type { Express } from 'express';
 
 export interface ChatCall {
   n: number;
+  headers: http.IncomingHttpHeaders;
   body: { model: string; messages: { role: string; content: string }[]; stream?: boolean; stream_options?: { include_usage?: boolean }; max_tokens?: number };
 }
 
@@ -19,6 +20,10 @@ export interface ChatScript {
   delayMs?: number;
   /** Stop sending after this many pieces and keep the connection open (a hang). */
   hangAfter?: number;
+  /** After this many pieces, send a line that is not JSON. */
+  malformedAfter?: number;
+  /** Wait this long before the first piece only (a slow first token). */
+  firstDelayMs?: number;
 }
 
 /**
@@ -34,7 +39,7 @@ export async function fakeOpenAi(script: (call: ChatCall) => ChatScript) {
     let raw = '';
     req.on('data', (c: Buffer) => (raw += c.toString()));
     req.on('end', async () => {
-      const call: ChatCall = { n: calls.length + 1, body: JSON.parse(raw) };
+      const call: ChatCall = { n: calls.length + 1, headers: req.headers, body: JSON.parse(raw) };
       calls.push(call);
       const s = script(call);
       if (s.status) {
@@ -53,6 +58,13 @@ export async function fakeOpenAi(script: (call: ChatCall) => ChatScript) {
       const pieces = s.pieces ?? [];
       for (let i = 0; i < pieces.length; i++) {
         if (s.hangAfter !== undefined && i >= s.hangAfter) return;
+        if (s.malformedAfter !== undefined && i >= s.malformedAfter) {
+          res.write('data: {"id": "c1", "choices": [{"delta": {"content": "broken\n\n');
+          ended = true;
+          res.end();
+          return;
+        }
+        if (i === 0 && s.firstDelayMs) await new Promise((r) => setTimeout(r, s.firstDelayMs));
         if (s.delayMs) await new Promise((r) => setTimeout(r, s.delayMs));
         if (res.destroyed) return;
         chunk({ content: pieces[i] });
@@ -74,6 +86,50 @@ export async function fakeOpenAi(script: (call: ChatCall) => ChatScript) {
         for (const res of open) res.destroy();
         server.close(() => r());
       }),
+  };
+}
+
+export interface AnthropicCall {
+  n: number;
+  body: { model: string; system?: string; messages: { role: string; content: string }[]; max_tokens: number; stream?: boolean };
+  headers: http.IncomingHttpHeaders;
+}
+
+/**
+ * Anthropic's `POST /v1/messages` on loopback, streaming as Anthropic does: named events
+ * message_start (input tokens), content_block_* (text deltas), message_delta (output tokens),
+ * message_stop; or an error body with `status`.
+ */
+export async function fakeAnthropic(script: (call: AnthropicCall) => { pieces?: string[]; usage?: { input_tokens: number; output_tokens: number }; status?: number }) {
+  const calls: AnthropicCall[] = [];
+  const server = http.createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c: Buffer) => (raw += c.toString()));
+    req.on('end', () => {
+      const call: AnthropicCall = { n: calls.length + 1, body: JSON.parse(raw), headers: req.headers };
+      calls.push(call);
+      const s = script(call);
+      if (s.status) {
+        res.writeHead(s.status, { 'Content-Type': 'application/json' }).end(JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: `scripted failure ${s.status}` } }));
+        return;
+      }
+      res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+      const send = (event: string, data: object) => res.write(`event: ${event}\ndata: ${JSON.stringify({ type: event, ...data })}\n\n`);
+      const usage = s.usage ?? { input_tokens: 0, output_tokens: 0 };
+      send('message_start', { message: { id: 'msg_1', type: 'message', role: 'assistant', content: [], model: call.body.model, stop_reason: null, stop_sequence: null, usage: { input_tokens: usage.input_tokens, output_tokens: 1 } } });
+      send('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
+      for (const text of s.pieces ?? []) send('content_block_delta', { index: 0, delta: { type: 'text_delta', text } });
+      send('content_block_stop', { index: 0 });
+      send('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: usage.output_tokens } });
+      send('message_stop', {});
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    calls,
+    baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }
 

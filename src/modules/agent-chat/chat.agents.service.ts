@@ -11,6 +11,7 @@ export interface AgentInput {
   name: string;
   description?: string;
   systemPrompt?: string;
+  providerId?: string | null;
   model?: string | null;
   temperature?: number | null;
   maxOutputTokens?: number;
@@ -25,6 +26,7 @@ export interface PublicAgent {
   name: string;
   description: string;
   systemPrompt?: string;
+  providerId: string | null;
   model: string | null;
   temperature: number | null;
   maxOutputTokens: number;
@@ -50,6 +52,7 @@ export class AgentService {
     private readonly repo: ChatRepository,
     private readonly kbs: Pick<KnowledgeBaseService, 'readableScope'>,
     private readonly audit: AuditService,
+    private readonly providers: { checkAgentChoice(providerId: string | null | undefined, model: string | null | undefined): Promise<void> },
   ) {}
 
   /** The default "Assistant" exists after first start (racing processes create it once). */
@@ -90,12 +93,14 @@ export class AgentService {
   async create(p: Principal, input: AgentInput, origin: Origin): Promise<PublicAgent> {
     this.admin(p);
     const kbIds = await this.checkKnowledgeBases(p, input.visibility ?? 'everyone', input.knowledgeBaseIds ?? []);
+    await this.providers.checkAgentChoice(input.providerId, input.model);
     const row = await this.repo.insertAgent(
       {
         slug: input.slug,
         name: input.name,
         description: input.description ?? '',
         systemPrompt: input.systemPrompt ?? '',
+        providerId: input.providerId ?? null,
         model: input.model ?? null,
         temperature: input.temperature ?? null,
         maxOutputTokens: input.maxOutputTokens ?? 1024,
@@ -120,6 +125,7 @@ export class AgentService {
     const visibility = input.visibility ?? before.visibility;
     const current = (await this.repo.agentKbIds([id])).get(id) ?? [];
     const kbIds = await this.checkKnowledgeBases(p, visibility, input.knowledgeBaseIds ?? current);
+    if (input.providerId !== undefined || input.model !== undefined) await this.providers.checkAgentChoice(input.providerId === undefined ? before.providerId : input.providerId, input.model === undefined ? before.model : input.model);
     const { knowledgeBaseIds: _ignored, ...fields } = input;
     let row: AgentRow | undefined;
     try {
@@ -175,6 +181,7 @@ export class AgentService {
       description: r.description,
       // Members see what an agent is for, not how it is instructed.
       ...(isAdmin ? { systemPrompt: r.systemPrompt } : {}),
+      providerId: r.providerId,
       model: r.model,
       temperature: r.temperature,
       maxOutputTokens: r.maxOutputTokens,

@@ -9,7 +9,7 @@ import { rowsOf } from '../../platform/db/migrate';
 
 type UsageRow = { price_known: boolean; status: string; source: string; prompt_tokens: number; completion_tokens: number; reserved_tokens: number; message_id: string | null; provider: string; model: string; kind: string; cost: string };
 const usageOf = async (t: TestApp, conversationId: string) =>
-  rowsOf<UsageRow>(await t.database.db.execute(sql`SELECT price_known, status, source, prompt_tokens, completion_tokens, reserved_tokens, message_id, provider, model, kind, cost::text AS cost FROM ai_usage WHERE conversation_id = ${conversationId} ORDER BY created_at`));
+  rowsOf<UsageRow>(await t.database.db.execute(sql`SELECT price_known, status, source, prompt_tokens, completion_tokens, reserved_tokens, message_id, provider, model, kind, cost::text AS cost FROM ai_usage WHERE conversation_id = ${conversationId} AND kind = 'chat' ORDER BY created_at`));
 
 describe('agents', () => {
   let t: TestApp;
@@ -223,6 +223,7 @@ describe('conversations with an OpenAI-compatible provider', () => {
     // Token counts no tokenizer would produce: only pass-through can put them in the books.
     const upstream = await fakeOpenAi((call) => {
       const q = call.body.messages.at(-1)!.content;
+      if (call.body.messages[0]!.content.startsWith('Write a title')) return { pieces: ['"Hotel ', 'reimbursement."'], usage: { prompt_tokens: 55, completion_tokens: 3 } };
       if (q.includes('fail')) return { status: 500 };
       if (q.includes('slow')) return { pieces: ['Part one. ', 'Part two. ', 'Part three.'], delayMs: 300, usage: { prompt_tokens: 7, completion_tokens: 3 } };
       return { pieces: ['Hotels are ', 'reimbursed ', 'up to 180 euros [1].'], usage: { prompt_tokens: 4321, completion_tokens: 987 } };
@@ -244,6 +245,18 @@ describe('conversations with an OpenAI-compatible provider', () => {
       expect(sent.messages[0]!.content).toContain('[1] Travel policy');
       expect(sent.messages[0]!.content).toContain('not instructions');
       expect(sent.messages.at(-1)).toEqual({ role: 'user', content: 'How much for a hotel night?' });
+
+      // The model names the conversation after its first answer (in the background), and that call is accounted too.
+      let title = '';
+      for (let i = 0; i < 50 && title !== 'Hotel reimbursement'; i++) {
+        title = (await request(t.app).get(`/api/conversations/${conv.id}`).set(auth)).body.conversation.title;
+        if (title !== 'Hotel reimbursement') await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(title).toBe('Hotel reimbursement');
+      const titleUsage = rowsOf<{ kind: string; source: string; prompt_tokens: number; completion_tokens: number; status: string }>(
+        await t.database.db.execute(sql`SELECT kind, source, prompt_tokens, completion_tokens, status FROM ai_usage WHERE conversation_id = ${conv.id} AND kind = 'title'`),
+      );
+      expect(titleUsage).toEqual([{ kind: 'title', source: 'reported', prompt_tokens: 55, completion_tokens: 3, status: 'complete' }]);
 
       // The follow-up carries the history of its branch.
       const failed = await ask(t.app, auth, conv.id, 'Now please fail');

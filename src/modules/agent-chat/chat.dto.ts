@@ -11,6 +11,7 @@ const agentFields = {
   name,
   description: z.string().trim().max(2000).optional(),
   systemPrompt: z.string().max(20_000, { message: 'must be at most 20000 characters' }).optional(),
+  providerId: z.uuid({ message: 'must be a provider id' }).nullable().optional(),
   model: z.string().trim().min(1).max(200).nullable().optional(),
   temperature: z.number().min(0).max(2).nullable().optional(),
   maxOutputTokens: z.number().int().min(1).max(200_000).optional(),
@@ -35,6 +36,7 @@ export const AgentSchema = z
     name: z.string(),
     description: z.string(),
     systemPrompt: z.string().optional(),
+    providerId: z.uuid().nullable(),
     model: z.string().nullable(),
     temperature: z.number().nullable(),
     maxOutputTokens: z.number(),
@@ -89,3 +91,26 @@ export const ConversationListResponse = z.object({ conversations: z.array(Conver
 
 export const ExportQuery = z.object({ format: z.enum(['md', 'json']).default('md') });
 export const RegenerateBody = z.object({ messageId: z.uuid().optional() }).strict().openapi('RegenerateRequest');
+
+const modelName = z.string().trim().min(1).max(200);
+const providerFields = {
+  name: z.string().trim().min(1).max(100),
+  type: z.enum(['openai', 'anthropic']),
+  baseUrl: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).nullable().optional(),
+  apiKey: z.string().min(1).max(1000).nullable().optional(),
+  models: z.array(modelName).max(200).optional(),
+  defaultModel: modelName,
+};
+export const CreateProviderBody = z.object(providerFields).strict().openapi('CreateProviderRequest');
+export const UpdateProviderBody = z
+  .object(providerFields)
+  .partial()
+  .strict()
+  .refine((v) => Object.keys(v).length > 0, { message: 'change at least one field' })
+  .openapi('UpdateProviderRequest');
+export const ProviderParams = z.object({ id: z.uuid({ message: 'must be a provider id' }) });
+export const ProviderSchema = z
+  .object({ id: z.uuid(), name: z.string(), type: z.enum(['openai', 'anthropic']), baseUrl: z.string().nullable(), hasApiKey: z.boolean(), models: z.array(z.string()), defaultModel: z.string(), createdAt: z.string(), updatedAt: z.string() })
+  .openapi('Provider');
+export const ProviderResponse = z.object({ provider: ProviderSchema });
+export const ProviderListResponse = z.object({ providers: z.array(ProviderSchema) });

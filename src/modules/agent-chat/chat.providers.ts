@@ -1,4 +1,5 @@
 import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
 import CircuitBreaker from 'opossum';
 import { stopwordsFor, words } from '../knowledge-base';
 
@@ -136,7 +137,8 @@ export class OpenAiProvider implements ChatProvider {
   constructor(private readonly opts: OpenAiProviderOptions) {
     this.name = opts.name;
     this.defaultModel = opts.defaultModel;
-    this.client = new OpenAI({ baseURL: opts.baseUrl, apiKey: opts.apiKey || 'none', maxRetries: opts.maxRetries, timeout: opts.overallTimeoutMs });
+    // The SDK's own logging would print model output to the console; failures reach our log as provider errors.
+    this.client = new OpenAI({ baseURL: opts.baseUrl, apiKey: opts.apiKey || 'none', maxRetries: opts.maxRetries, timeout: opts.overallTimeoutMs, logLevel: 'off' });
   }
 
   async *stream(req: ChatRequest): AsyncIterable<ChatEvent> {
@@ -269,5 +271,99 @@ export class BreakerProvider implements ChatProvider {
     if (first.done) return;
     yield first.value;
     for (let next = await it.next(); !next.done; next = await it.next()) yield next.value;
+  }
+}
+
+export type AnthropicProviderOptions = OpenAiProviderOptions;
+
+/**
+ * Anthropic's Messages API through the official SDK, streaming. Its system prompt is a parameter of
+ * its own (the agent's, then the client's, joined), and its turns must alternate starting with the
+ * user, so neighbouring turns of one role are joined. Input tokens arrive with message_start,
+ * output tokens with message_delta; both are reported as they came.
+ */
+export class AnthropicProvider implements ChatProvider {
+  readonly type = 'anthropic';
+  readonly name: string;
+  readonly defaultModel: string;
+  private readonly client: Anthropic;
+
+  constructor(private readonly opts: AnthropicProviderOptions) {
+    this.name = opts.name;
+    this.defaultModel = opts.defaultModel;
+    this.client = new Anthropic({ baseURL: opts.baseUrl, apiKey: opts.apiKey || 'none', maxRetries: opts.maxRetries, timeout: opts.overallTimeoutMs, logLevel: 'off' });
+  }
+
+  async *stream(req: ChatRequest): AsyncIterable<ChatEvent> {
+    const controller = new AbortController();
+    const abort = () => controller.abort(req.signal.reason);
+    req.signal.addEventListener('abort', abort, { once: true });
+    let timedOut: 'first' | 'overall' | undefined;
+    const first = setTimeout(() => {
+      timedOut = 'first';
+      controller.abort();
+    }, this.opts.firstTokenTimeoutMs);
+    const overall = setTimeout(() => {
+      timedOut = 'overall';
+      controller.abort();
+    }, this.opts.overallTimeoutMs);
+    const system = req.messages.filter((m) => m.role === 'system').map((m) => m.content).join('\n\n');
+    const turns: { role: 'user' | 'assistant'; content: string }[] = [];
+    for (const m of req.messages) {
+      if (m.role === 'system') continue;
+      const last = turns[turns.length - 1];
+      if (last && last.role === m.role) last.content += `\n\n${m.content}`;
+      else turns.push({ role: m.role, content: m.content });
+    }
+    if (turns[0]?.role === 'assistant') turns.unshift({ role: 'user', content: '(conversation continues)' });
+    let input = 0;
+    let output = 0;
+    let sawUsage = false;
+    try {
+      let stream;
+      try {
+        stream = await this.client.messages.create(
+          { model: req.model, max_tokens: req.maxOutputTokens, system: system || undefined, messages: turns, stream: true, ...(req.temperature === null || req.temperature === undefined ? {} : { temperature: Math.min(req.temperature, 1) }) },
+          { signal: controller.signal },
+        );
+      } catch (err) {
+        throw this.translate(err, timedOut, req.signal);
+      }
+      try {
+        for await (const ev of stream) {
+          if (ev.type === 'message_start') {
+            input = ev.message.usage?.input_tokens ?? 0;
+            sawUsage = ev.message.usage !== undefined;
+          } else if (ev.type === 'content_block_delta' && ev.delta.type === 'text_delta' && ev.delta.text) {
+            clearTimeout(first);
+            yield { type: 'delta', text: ev.delta.text };
+          } else if (ev.type === 'message_delta' && ev.usage) {
+            output = ev.usage.output_tokens ?? output;
+            sawUsage = true;
+          }
+        }
+        if (controller.signal.aborted) throw controller.signal.reason ?? new Error('aborted');
+      } catch (err) {
+        throw this.translate(err, timedOut, req.signal);
+      }
+      if (sawUsage) yield { type: 'usage', promptTokens: input, completionTokens: output };
+    } finally {
+      clearTimeout(first);
+      clearTimeout(overall);
+      req.signal.removeEventListener('abort', abort);
+    }
+  }
+
+  private translate(err: unknown, timedOut: 'first' | 'overall' | undefined, caller: AbortSignal): Error {
+    if (caller.aborted) return caller.reason instanceof Error ? caller.reason : new Error('aborted');
+    if (timedOut === 'first') return new ProviderError('provider-timeout', `${this.name} sent no answer within ${Math.round(this.opts.firstTokenTimeoutMs / 1000)} s.`);
+    if (timedOut === 'overall') return new ProviderError('provider-timeout', `${this.name} did not finish within ${Math.round(this.opts.overallTimeoutMs / 1000)} s.`);
+    if (err instanceof Anthropic.APIError) {
+      const status = typeof err.status === 'number' ? err.status : undefined;
+      const detail = (err.error as { error?: { message?: string } } | undefined)?.error?.message ?? err.message;
+      return new ProviderError('provider-error', `${this.name} answered ${status ?? 'with an error'}: ${detail}`.slice(0, 500), status);
+    }
+    if (err instanceof SyntaxError) return new ProviderError('provider-bad-response', `${this.name} sent a malformed stream: ${err.message}`.slice(0, 500));
+    return new ProviderError('provider-unavailable', `${this.name} could not be reached: ${(err as Error).message}`.slice(0, 500));
   }
 }

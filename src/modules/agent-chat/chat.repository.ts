@@ -1,11 +1,13 @@
 import { and, asc, desc, eq, ilike, inArray, isNull, or, sql } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client';
-import { agentConversations, agentKnowledgeBases, agentMessages, agents } from './chat.schema';
+import { agentConversations, agentKnowledgeBases, agentMessages, agents, providers } from './chat.schema';
 
 export type AgentRow = typeof agents.$inferSelect;
 export type NewAgent = typeof agents.$inferInsert;
 export type ConversationRow = typeof agentConversations.$inferSelect;
 export type MessageRow = typeof agentMessages.$inferSelect;
+export type ProviderRow = typeof providers.$inferSelect;
+export type NewProvider = typeof providers.$inferInsert;
 export type NewMessage = typeof agentMessages.$inferInsert;
 
 /** Agents, conversations and messages: the only place that touches those tables. */
@@ -14,6 +16,34 @@ export class ChatRepository {
 
   transaction<T>(fn: (repo: ChatRepository) => Promise<T>): Promise<T> {
     return this.db.transaction((tx) => fn(new ChatRepository(tx as unknown as Db)));
+  }
+
+  async insertProvider(values: NewProvider): Promise<ProviderRow | undefined> {
+    const [row] = await this.db.insert(providers).values(values).onConflictDoNothing().returning();
+    return row;
+  }
+
+  async updateProvider(id: string, values: Partial<NewProvider>): Promise<ProviderRow | undefined> {
+    const [row] = await this.db.update(providers).set({ ...values, updatedAt: new Date() }).where(eq(providers.id, id)).returning();
+    return row;
+  }
+
+  async providerById(id: string): Promise<ProviderRow | undefined> {
+    const [row] = await this.db.select().from(providers).where(eq(providers.id, id)).limit(1);
+    return row;
+  }
+
+  async listProviders(): Promise<ProviderRow[]> {
+    return this.db.select().from(providers).orderBy(asc(providers.name));
+  }
+
+  async agentsUsingProvider(id: string): Promise<number> {
+    const [row] = await this.db.select({ n: sql<number>`count(*)::int` }).from(agents).where(eq(agents.providerId, id));
+    return Number(row?.n ?? 0);
+  }
+
+  async deleteProvider(id: string): Promise<void> {
+    await this.db.delete(providers).where(eq(providers.id, id));
   }
 
   async insertAgent(values: NewAgent, kbIds: string[]): Promise<AgentRow | undefined> {
@@ -87,6 +117,11 @@ export class ChatRepository {
   async updateConversation(id: string, values: Partial<Pick<ConversationRow, 'title' | 'updatedAt'>>): Promise<ConversationRow | undefined> {
     const [row] = await this.db.update(agentConversations).set(values).where(eq(agentConversations.id, id)).returning();
     return row;
+  }
+
+  /** Sets the title only while it is still `expected` (nobody renamed the conversation meanwhile). */
+  async renameIf(id: string, expected: string, title: string): Promise<void> {
+    await this.db.update(agentConversations).set({ title }).where(and(eq(agentConversations.id, id), eq(agentConversations.title, expected)));
   }
 
   async deleteConversation(id: string): Promise<void> {

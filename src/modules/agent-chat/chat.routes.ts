@@ -6,6 +6,7 @@ import { z } from '../../platform/zod';
 import type { Principal } from '../auth';
 import type { AgentService } from './chat.agents.service';
 import type { ChatService, TurnEvent } from './chat.service';
+import type { ProviderService } from './chat.providers.service';
 import * as dto from './chat.dto';
 
 const principal = (req: Request): Principal => req.principal!;
@@ -154,6 +155,40 @@ export function chatRoutes(docs: ApiDocs, agents: AgentService, chat: ChatServic
       const { params, body } = validated<{ params: typeof dto.ConversationParams; body: typeof dto.PostMessageBody }>(req);
       return chat.turn(principal(req), params.id, body, emit, signal);
     }),
+  );
+  return api.router;
+}
+
+/** Admin-managed model providers (keys sealed with ENCRYPTION_KEY and never returned). */
+export function providerRoutes(docs: ApiDocs, providers: ProviderService) {
+  const api = docs.router();
+  const admin = { access: 'admin' as const };
+  const tags = ['providers'];
+  const errors = { 400: { description: 'Invalid input' }, 401: { description: 'Not signed in' }, 403: { description: 'Admins only' }, 404: { description: 'No such provider' } };
+  api.route({ ...admin, method: 'get', path: '/api/providers', summary: 'Model providers beside the default one (admins)', tags, responses: { 200: { description: 'The providers', schema: dto.ProviderListResponse }, ...errors } }, async (req, res) => {
+    res.json({ providers: await providers.list(principal(req)) });
+  });
+  api.route(
+    { ...admin, method: 'post', path: '/api/providers', summary: 'Add an OpenAI-compatible or Anthropic provider (admins); its API key is stored sealed and never returned', tags, request: { body: dto.CreateProviderBody }, responses: { 201: { description: 'Created', schema: dto.ProviderResponse }, 409: { description: 'Name taken' }, 422: { description: 'Default model not among its models' }, ...errors } },
+    async (req, res) => {
+      const { body } = validated<{ body: typeof dto.CreateProviderBody }>(req);
+      res.status(201).json({ provider: await providers.create(principal(req), body, AuditService.origin(req)) });
+    },
+  );
+  api.route(
+    { ...admin, method: 'patch', path: '/api/providers/:id', summary: 'Change a provider (admins); apiKey null removes the key', tags, request: { params: dto.ProviderParams, body: dto.UpdateProviderBody }, responses: { 200: { description: 'Updated', schema: dto.ProviderResponse }, 409: { description: 'Name taken' }, 422: { description: 'Default model not among its models' }, ...errors } },
+    async (req, res) => {
+      const { params, body } = validated<{ params: typeof dto.ProviderParams; body: typeof dto.UpdateProviderBody }>(req);
+      res.json({ provider: await providers.update(principal(req), params.id, body, AuditService.origin(req)) });
+    },
+  );
+  api.route(
+    { ...admin, method: 'delete', path: '/api/providers/:id', summary: 'Remove a provider no agent uses (admins)', tags, request: { params: dto.ProviderParams }, responses: { 204: { description: 'Removed' }, 409: { description: 'Agents use it' }, ...errors } },
+    async (req, res) => {
+      const { params } = validated<{ params: typeof dto.ProviderParams }>(req);
+      await providers.delete(principal(req), params.id, AuditService.origin(req));
+      res.status(204).end();
+    },
   );
   return api.router;
 }

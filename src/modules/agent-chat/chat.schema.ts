@@ -4,6 +4,27 @@ import { users } from '../auth';
 import { knowledgeBases } from '../knowledge-base';
 
 /**
+ * Model providers admins add beside the default one (LLM_*): OpenAI-compatible servers or
+ * Anthropic. The API key is sealed with ENCRYPTION_KEY (platform/crypto) and never returned.
+ */
+export const providers = pgTable(
+  'providers',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull(),
+    type: text('type', { enum: ['openai', 'anthropic'] }).notNull(),
+    baseUrl: text('base_url'),
+    apiKeySealed: text('api_key_sealed'),
+    models: jsonb('models').$type<string[]>().notNull().default([]),
+    defaultModel: text('default_model').notNull(),
+    createdBy: uuid('created_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('providers_name_idx').on(t.name), check('providers_type_check', sql`${t.type} IN ('openai', 'anthropic')`)],
+);
+
+/**
  * Agents: a system prompt, a model and the knowledge bases it answers from. `provider_id` null is
  * the instance's default provider (LLM_*); `model` null is that provider's default model.
  */
@@ -15,7 +36,7 @@ export const agents = pgTable(
     name: text('name').notNull(),
     description: text('description').notNull().default(''),
     systemPrompt: text('system_prompt').notNull().default(''),
-    providerId: uuid('provider_id'),
+    providerId: uuid('provider_id').references(() => providers.id, { onDelete: 'restrict' }),
     model: text('model'),
     temperature: real('temperature'),
     maxOutputTokens: integer('max_output_tokens').notNull().default(1024),

@@ -99,7 +99,7 @@ export class ChatService {
     private readonly agents: AgentService,
     private readonly kbs: Pick<KnowledgeBaseService, 'searchMany'>,
     private readonly usage: UsageRecorder,
-    private readonly providerFor: (agentModel: string | null) => { provider: ChatProvider; model: string },
+    private readonly providerFor: (agent: AgentRow) => Promise<{ provider: ChatProvider; model: string }>,
     private readonly logger: Logger,
   ) {}
 
@@ -250,11 +250,63 @@ export class ChatService {
         await tx.updateConversation(conversationId, { updatedAt: new Date(), ...(all.length === 0 && conv.title === 'New chat' ? { title: titleFrom(input.content) } : {}) });
       },
     });
+    // A model writes the title of a new conversation once its first answer is in (in the background;
+    // the question's first words stand until then). The built-in provider has no model to ask.
+    const named = all.length === 0 && conv.title === 'New chat';
+    if (named && result.outcome.status === 'complete' && result.text) {
+      const { provider, model } = await this.providerFor(agent);
+      if (provider.type !== 'extractive') void this.track(this.titleWithModel(p, agent, conversationId, titleFrom(input.content), content, result.text, provider, model));
+    }
     if (signal.aborted) return;
     emit({ event: 'citations', data: { citations: result.citations } });
     emit({ event: 'usage', data: { ...result.tokens, totalTokens: result.tokens.promptTokens + result.tokens.completionTokens, source: result.source, cost: result.cost } });
     if (result.outcome.status === 'error') emit({ event: 'error', data: { code: result.outcome.code, message: result.outcome.message, messageId: assistantId } });
     else emit({ event: 'done', data: { messageId: assistantId, status: result.outcome.status } });
+  }
+
+  /**
+   * Asks the agent's model for a short title and, unless someone renamed the conversation since,
+   * sets it. The call is accounted (kind `title`) like any other; a failure keeps the provisional title.
+   */
+  private async titleWithModel(p: Principal, agent: AgentRow, conversationId: string, provisional: string, question: string, answer: string, provider: ChatProvider, model: string): Promise<void> {
+    const messages: PromptMessage[] = [
+      { role: 'system', content: 'Write a title of at most six words for the conversation below. Reply with the title only, without quotes or punctuation at the end.' },
+      { role: 'user', content: `Question: ${question.slice(0, 2000)}\n\nAnswer: ${answer.slice(0, 2000)}` },
+    ];
+    const started = performance.now();
+    let text = '';
+    let reported: { promptTokens: number; completionTokens: number } | undefined;
+    let error: string | undefined;
+    try {
+      for await (const ev of provider.stream({ model, messages, maxOutputTokens: 24, temperature: 0.2, signal: AbortSignal.timeout(30_000), question, sources: [] })) {
+        if (ev.type === 'delta') text += ev.text;
+        else reported = { promptTokens: ev.promptTokens, completionTokens: ev.completionTokens };
+      }
+    } catch (err) {
+      error = (err as Error).message;
+    }
+    const title = text.replace(/\s+/g, ' ').replace(/^["'“”‘’\s]+|["'“”‘’.\s]+$/g, '').slice(0, 80);
+    await this.repo.transaction(async (tx) => {
+      if (!error && title) await tx.renameIf(conversationId, provisional, title);
+      await this.usage.record(
+        {
+          userId: p.user.id,
+          agentId: agent.id,
+          conversationId,
+          apiKeyId: p.apiKey?.id ?? null,
+          kind: 'title',
+          provider: provider.name,
+          model,
+          promptTokens: reported?.promptTokens ?? messages.reduce((n, m) => n + countTokens(m.content) + 4, 0),
+          completionTokens: reported?.completionTokens ?? (text ? countTokens(text) : 0),
+          source: reported ? 'reported' : 'estimated',
+          status: error ? 'error' : 'complete',
+          error,
+          latencyMs: performance.now() - started,
+        },
+        tx.db,
+      );
+    });
   }
 
   /**
@@ -266,7 +318,7 @@ export class ChatService {
    */
   async generate(g: GenerateInput): Promise<GenerateResult> {
     const { p, agent, signal } = g;
-    const { provider, model } = this.providerFor(agent.model);
+    const { provider, model } = await this.providerFor(agent);
     // An open circuit refuses before anything is written or reserved: a plain 503, not a stream.
     try {
       provider.assertAvailable?.();

@@ -6,11 +6,13 @@ import type { ApiDocs } from '../../platform/openapi';
 import type { KnowledgeBaseService } from '../knowledge-base';
 import { UsageHeartbeat, UsageRecorder } from '../usage';
 import { AgentService } from './chat.agents.service';
-import { BreakerProvider, ExtractiveProvider, OpenAiProvider, type ChatProvider } from './chat.providers';
+import { AnthropicProvider, BreakerProvider, ExtractiveProvider, OpenAiProvider, type ChatProvider } from './chat.providers';
 import { ChatRepository } from './chat.repository';
-import { chatRoutes } from './chat.routes';
+import { chatRoutes, providerRoutes } from './chat.routes';
 import { openAiRoutes } from './chat.openai';
 import { ChatService } from './chat.service';
+import { ProviderService } from './chat.providers.service';
+import { SecretBox } from '../../platform/crypto';
 
 export { agents, agentConversations, agentMessages, agentKnowledgeBases } from './chat.schema';
 export { ExtractiveProvider, OpenAiProvider, type ChatProvider } from './chat.providers';
@@ -33,23 +35,35 @@ function defaultProvider(config: Config): ChatProvider {
       { resetTimeoutMs: llm.breakerResetMs },
     );
   }
-  if (llm.provider === 'anthropic') throw new Error('LLM_PROVIDER=anthropic is not available yet in this build; use openai or extractive.');
+  if (llm.provider === 'anthropic') {
+    return new BreakerProvider(
+      new AnthropicProvider({ name: 'anthropic', baseUrl: llm.baseUrl, apiKey: llm.apiKey, defaultModel: llm.model!, firstTokenTimeoutMs: llm.firstTokenTimeoutMs, overallTimeoutMs: llm.timeoutMs, maxRetries: llm.maxRetries }),
+      { resetTimeoutMs: llm.breakerResetMs },
+    );
+  }
   return new ExtractiveProvider(config.kbLanguage);
 }
 
 export function createChatModule(deps: ChatModuleDeps) {
   const repo = new ChatRepository(deps.db);
-  const agents = new AgentService(repo, deps.knowledgeBases, deps.audit);
-  const provider = defaultProvider(deps.config);
+  const { llm } = deps.config;
+  const providers = new ProviderService(repo, new SecretBox(deps.config.secrets.encryptionKey), deps.audit, defaultProvider(deps.config), {
+    firstTokenTimeoutMs: llm.firstTokenTimeoutMs,
+    timeoutMs: llm.timeoutMs,
+    maxRetries: llm.maxRetries,
+    breakerResetMs: llm.breakerResetMs,
+  });
+  const agents = new AgentService(repo, deps.knowledgeBases, deps.audit, providers);
   const recorder = new UsageRecorder(deps.db);
-  const chat = new ChatService(repo, agents, deps.knowledgeBases, recorder, (model) => ({ provider, model: model ?? provider.defaultModel }), deps.logger);
+  const chat = new ChatService(repo, agents, deps.knowledgeBases, recorder, (agent) => providers.resolve(agent), deps.logger);
   const heartbeat = new UsageHeartbeat(deps.db, recorder, chat.owner, deps.logger);
   return {
     agents,
     chat,
     /** Circuit-breaker states by provider, reported by /health/ready (never failing it). */
-    providerStates: (): Record<string, { type: string; state: string }> => ({ [provider.name]: { type: provider.type, state: provider.state ?? 'closed' } }),
-    routes: (docs: ApiDocs) => [chatRoutes(docs, agents, chat, { signal: deps.signal }), openAiRoutes(docs, agents, chat, { signal: deps.signal })],
+    providers,
+    providerStates: () => providers.states(),
+    routes: (docs: ApiDocs) => [chatRoutes(docs, agents, chat, { signal: deps.signal }), providerRoutes(docs, providers), openAiRoutes(docs, agents, chat, { signal: deps.signal })],
     start: async () => {
       await agents.ensureDefault();
       await heartbeat.start();
