@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { sql } from 'drizzle-orm';
-import { createTestApp, type TestApp } from '../../../test/support/test-app';
+import { captureLogger, createTestApp, openTestDatabase, type TestApp } from '../../../test/support/test-app';
 import { addText, newKb, person } from '../../../test/support/kb';
 import { ask, fakeOpenAi, parseSse } from '../../../test/support/llm';
 import { rowsOf } from '../../platform/db/migrate';
@@ -115,6 +115,26 @@ describe('conversations with the built-in extractive provider', () => {
     expect(daily.map((d) => Number(d.requests))).toEqual([1]);
   });
 
+  it("when a knowledge base an agent holds stops being readable by a member, then that member's answers never cite it, while those who may read it still get it", async () => {
+    const admin = await person(t, 'admin');
+    const member = await person(t);
+    const kb = await newKb(t, admin.auth, { name: 'Pay bands', visibility: 'organization' });
+    const doc = await addText(t, admin.auth, kb.id, 'Pay bands', 'Engineering pay band four runs from 80000 to 95000 euros.');
+    const slug = `pay-${Date.now().toString(36)}`;
+    expect((await request(t.app).post('/api/agents').set(admin.auth).send({ slug, name: 'Pay', knowledgeBaseIds: [kb.id] })).status).toBe(201);
+    const question = 'What is the range of pay band four in engineering?';
+    const askAs = async (auth: Record<string, string>) => {
+      const conv = (await request(t.app).post('/api/conversations').set(auth).send({ agent: slug })).body.conversation;
+      const res = await ask(t.app, auth, conv.id, question);
+      return res.events.find((e) => e.event === 'citations')!.data.citations as { entryId: string }[];
+    };
+    expect((await askAs(member.auth)).map((c) => c.entryId)).toContain(doc.entry.id);
+    // The owner takes it back: the agent still lists it, but the member may no longer read it.
+    expect((await request(t.app).patch(`/api/knowledge-bases/${kb.id}`).set(admin.auth).send({ visibility: 'private' })).status).toBe(200);
+    expect(await askAs(member.auth)).toEqual([]);
+    expect((await askAs(admin.auth)).map((c) => c.entryId)).toContain(doc.entry.id);
+  });
+
   it('when nothing relevant is found, then the answer says so and how to configure a model', async () => {
     const { auth } = await person(t);
     const conv = await request(t.app).post('/api/conversations').set(auth).send({ agent: 'assistant' });
@@ -143,6 +163,8 @@ describe('conversations with the built-in extractive provider', () => {
       ['patch', `/api/conversations/${theirs.id}`, { title: 'Mine now' }],
       ['delete', `/api/conversations/${theirs.id}`, undefined],
       ['post', `/api/conversations/${theirs.id}/messages`, { content: 'hello' }],
+      ['post', `/api/conversations/${theirs.id}/regenerate`, {}],
+      ['get', `/api/conversations/${theirs.id}/export`, undefined],
     ] as const) {
       const res = await request(t.app)[method](path).set(me.auth).send(body);
       expect([method, path, res.status, res.body.error?.code]).toEqual([method, path, 404, 'conversation-not-found']);
@@ -344,4 +366,137 @@ describe('provider failures', () => {
       await upstream.close();
     }
   }, 60_000);
+});
+
+describe('shutdown with answers streaming', () => {
+  it('when the server shuts down while answers stream, then each stream ends with a final event and each answer is saved aborted with its partial text and one finalised usage row', async () => {
+    const upstream = await fakeOpenAi(() => ({ pieces: ['One. ', 'Two. ', 'Three. ', 'Four. ', 'Five.'], delayMs: 250, usage: { prompt_tokens: 5, completion_tokens: 5 } }));
+    const database = await openTestDatabase(captureLogger().logger);
+    const t = await createTestApp({ CREDENTIAL_RATE_LIMIT_MAX: '10000', LLM_PROVIDER: 'openai', LLM_BASE_URL: upstream.baseUrl, LLM_MODEL: 'gpt-4o-mini', LLM_MAX_RETRIES: '0' }, { database });
+    const server = await new Promise<http.Server>((resolve) => {
+      const s = t.app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    try {
+      const { auth } = await person(t);
+      const convs = await Promise.all([0, 1, 2].map(async () => (await request(t.app).post('/api/conversations').set(auth).send({})).body.conversation.id as string));
+      const { port } = server.address() as AddressInfo;
+      let firstDeltas = 0;
+      let everyoneStarted: () => void;
+      const started = new Promise<void>((r) => (everyoneStarted = r));
+      const streams = convs.map(
+        (id) =>
+          new Promise<string>((resolve, reject) => {
+            const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: `/api/conversations/${id}/messages`, headers: { ...auth, 'Content-Type': 'application/json' } }, (res) => {
+              let body = '';
+              let counted = false;
+              res.setEncoding('utf8');
+              res.on('data', (c: string) => {
+                body += c;
+                if (!counted && body.includes('event: delta')) {
+                  counted = true;
+                  if (++firstDeltas === convs.length) everyoneStarted();
+                }
+              });
+              res.on('end', () => resolve(body));
+            });
+            req.on('error', reject);
+            req.end(JSON.stringify({ content: 'Count slowly' }));
+          }),
+      );
+      await started;
+      await t.close();
+      const bodies = await Promise.all(streams);
+      for (const body of bodies) {
+        const events = parseSse(body);
+        expect(events.at(-1)).toMatchObject({ event: 'done', data: { status: 'aborted' } });
+        expect(events.map((e) => e.event)).toEqual(expect.arrayContaining(['meta', 'delta', 'citations', 'usage']));
+      }
+      for (const id of convs) {
+        const msgs = rowsOf<{ role: string; status: string; content: string }>(await database.db.execute(sql`SELECT role, status, content FROM agent_messages WHERE conversation_id = ${id} ORDER BY created_at`));
+        expect(msgs.map((m) => [m.role, m.status])).toEqual([
+          ['user', 'complete'],
+          ['assistant', 'aborted'],
+        ]);
+        expect(msgs[1]!.content.startsWith('One. ')).toBe(true);
+        expect(msgs[1]!.content.length).toBeLessThan('One. Two. Three. Four. Five.'.length);
+        const usage = rowsOf<{ status: string }>(await database.db.execute(sql`SELECT status FROM ai_usage WHERE conversation_id = ${id}`));
+        expect(usage).toEqual([{ status: 'aborted' }]);
+      }
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+      await upstream.close();
+      await database.close();
+    }
+  }, 60_000);
+});
+
+describe('many streams at once', () => {
+  it('when 50 answers stream at once and a third of their clients leave midway, then every upstream call has exactly one usage row, reported tokens are recorded as reported, and the daily sums equal the rows', async () => {
+    // Each call reports its own token counts, so a row can only match its own call.
+    const upstream = await fakeOpenAi((call) => ({ pieces: ['Alpha ', 'beta ', 'gamma ', 'delta.'], delayMs: 40 + (call.n % 5) * 20, usage: { prompt_tokens: 1000 + call.n, completion_tokens: 10 + (call.n % 7) } }));
+    const t = await createTestApp({ CREDENTIAL_RATE_LIMIT_MAX: '10000', RATE_LIMIT_MAX: '100000', LLM_PROVIDER: 'openai', LLM_BASE_URL: upstream.baseUrl, LLM_MODEL: 'gpt-4o-mini', LLM_MAX_RETRIES: '0' });
+    const server = await new Promise<http.Server>((resolve) => {
+      const s = t.app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    try {
+      const { u, auth } = await person(t);
+      const { port } = server.address() as AddressInfo;
+      const N = 50;
+      const convs = await Promise.all(Array.from({ length: N }, async () => (await request(t.app).post('/api/conversations').set(auth).send({})).body.conversation.id as string));
+      // Which clients leave: a fixed pseudo-random third.
+      const leaves = (i: number) => (i * 7919) % 3 === 0;
+      const outcomes = await Promise.all(
+        convs.map(
+          (id, i) =>
+            new Promise<'left' | 'done'>((resolve) => {
+              const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: `/api/conversations/${id}/messages`, headers: { ...auth, 'Content-Type': 'application/json' } }, (res) => {
+                let body = '';
+                res.setEncoding('utf8');
+                res.on('data', (c: string) => {
+                  body += c;
+                  if (leaves(i) && body.includes('event: delta')) {
+                    req.destroy();
+                    resolve('left');
+                  }
+                });
+                res.on('end', () => resolve(body.includes('event: done') ? 'done' : 'left'));
+                res.on('error', () => resolve('left'));
+              });
+              req.on('error', () => resolve('left'));
+              req.end(JSON.stringify({ content: `Question number ${i}` }));
+            }),
+        ),
+      );
+      expect(outcomes.filter((o) => o === 'left').length).toBe(convs.filter((_, i) => leaves(i)).length);
+      // The server finishes the answers of clients that left on its own; wait for the last of them.
+      type Row = { status: string; source: string; prompt_tokens: number; completion_tokens: number; cost: string; question: string };
+      let rows: Row[] = [];
+      for (let i = 0; i < 100; i++) {
+        rows = rowsOf<Row>(
+          await t.database.db.execute(sql`SELECT u.status, u.source, u.prompt_tokens, u.completion_tokens, u.cost::text AS cost, q.content AS question
+            FROM ai_usage u JOIN agent_messages a ON a.id = u.message_id JOIN agent_messages q ON q.id = a.parent_id WHERE u.user_id = ${u.id} AND u.kind = 'chat'`),
+        );
+        const pending = rowsOf<{ n: number }>(await t.database.db.execute(sql`SELECT count(*)::int AS n FROM ai_usage WHERE user_id = ${u.id} AND status = 'pending'`))[0]!.n;
+        if (rows.length === N && Number(pending) === 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(rows).toHaveLength(N);
+      expect(upstream.calls.filter((c) => !c.body.messages[0]!.content.startsWith('Write a title'))).toHaveLength(N);
+      const byQuestion = new Map(upstream.calls.map((c) => [c.body.messages.at(-1)!.content, c.n]));
+      for (const r of rows) {
+        const n = byQuestion.get(r.question)!;
+        if (r.status === 'complete') expect([r.question, r.source, r.prompt_tokens, r.completion_tokens]).toEqual([r.question, 'reported', 1000 + n, 10 + (n % 7)]);
+        else expect([r.question, r.status, r.source]).toEqual([r.question, 'aborted', 'estimated']);
+      }
+      expect(rows.filter((r) => r.status === 'aborted').length).toBe(outcomes.filter((o) => o === 'left').length);
+      const [raw] = rowsOf<{ n: number; p: number; c: number; cost: string }>(await t.database.db.execute(sql`SELECT count(*)::int AS n, sum(prompt_tokens)::int AS p, sum(completion_tokens)::int AS c, sum(cost)::text AS cost FROM ai_usage WHERE user_id = ${u.id} AND kind = 'chat'`));
+      const [daily] = rowsOf<{ n: number; p: number; c: number; cost: string }>(await t.database.db.execute(sql`SELECT sum(requests)::int AS n, sum(prompt_tokens)::int AS p, sum(completion_tokens)::int AS c, sum(cost)::text AS cost FROM ai_usage_daily WHERE user_id = ${u.id} AND kind = 'chat'`));
+      expect(daily).toEqual(raw);
+      expect(Number(raw!.n)).toBe(N);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+      await t.close();
+      await upstream.close();
+    }
+  }, 120_000);
 });

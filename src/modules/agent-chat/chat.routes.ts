@@ -103,13 +103,15 @@ export function chatRoutes(docs: ApiDocs, agents: AgentService, chat: ChatServic
   const stream = (run: (req: Request, emit: (e: TurnEvent) => void, signal: AbortSignal) => Promise<void>) => async (req: Request, res: Response) => {
     // The client going away (or the server shutting down) aborts the upstream call.
     const controller = new AbortController();
-    const abort = () => controller.abort(new Error('client went away'));
     res.on('close', () => {
-      if (!res.writableEnded) abort();
+      if (!res.writableEnded) controller.abort(new Error('client went away'));
     });
-    opts.signal.addEventListener('abort', abort, { once: true });
+    // A shutdown aborts the model call too, but the client is still there: it gets the final events.
+    const shutdown = () => controller.abort(new Error('server shutting down'));
+    opts.signal.addEventListener('abort', shutdown, { once: true });
     let heartbeat: NodeJS.Timeout | undefined;
     const emit = (e: TurnEvent) => {
+      if (res.destroyed || res.writableEnded) return;
       if (!res.headersSent) {
         res.status(200).set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
         res.flushHeaders();
@@ -121,7 +123,7 @@ export function chatRoutes(docs: ApiDocs, agents: AgentService, chat: ChatServic
       await run(req, emit, controller.signal);
     } finally {
       clearInterval(heartbeat);
-      opts.signal.removeEventListener('abort', abort);
+      opts.signal.removeEventListener('abort', shutdown);
       // Before the first event an error is still a plain JSON answer (the error handler's).
       if (res.headersSent && !res.writableEnded) res.end();
     }

@@ -257,7 +257,8 @@ export class ChatService {
       const { provider, model } = await this.providerFor(agent);
       if (provider.type !== 'extractive') void this.track(this.titleWithModel(p, agent, conversationId, titleFrom(input.content), content, result.text, provider, model));
     }
-    if (signal.aborted) return;
+    // Also after an abort: a client that left receives nothing, one whose server is shutting down
+    // learns how its answer ended.
     emit({ event: 'citations', data: { citations: result.citations } });
     emit({ event: 'usage', data: { ...result.tokens, totalTokens: result.tokens.promptTokens + result.tokens.completionTokens, source: result.source, cost: result.cost } });
     if (result.outcome.status === 'error') emit({ event: 'error', data: { code: result.outcome.code, message: result.outcome.message, messageId: assistantId } });
