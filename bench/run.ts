@@ -6,8 +6,9 @@
 import { httpPlatform } from './http-platform';
 import { retrieval } from './retrieval';
 import { ingest } from './ingest';
+import { streamOverhead } from './stream-overhead';
 
-const benches: Record<string, () => Promise<void>> = { http: httpPlatform, ingest, retrieval };
+const benches: Record<string, () => Promise<void>> = { http: httpPlatform, ingest, retrieval, 'stream-overhead': streamOverhead };
 
 async function main() {
   const wanted = process.argv.slice(2);

@@ -329,14 +329,17 @@ export class ChatService {
     }
     const maxOutputTokens = g.maxOutputTokens ?? agent.maxOutputTokens;
     const started = performance.now();
-    const usageId = await this.repo.transaction(async (tx) => {
-      const id = await this.usage.begin(
-        { userId: p.user.id, agentId: agent.id, conversationId: g.conversationId, apiKeyId: p.apiKey?.id ?? null, kind: 'chat', provider: provider.name, model, reservedTokens: countTokens(g.question) + maxOutputTokens, ownerProcess: this.owner },
-        tx.db,
-      );
-      await g.open?.(tx, model);
-      return id;
-    });
+    const pending = { userId: p.user.id, agentId: agent.id, conversationId: g.conversationId, apiKeyId: p.apiKey?.id ?? null, kind: 'chat' as const, provider: provider.name, model, reservedTokens: countTokens(g.question) + maxOutputTokens, ownerProcess: this.owner };
+    // With writes of the caller's own (the question), one transaction; alone, the row is one
+    // statement (two round trips fewer before the first token).
+    const open = g.open;
+    const usageId = open
+      ? await this.repo.transaction(async (tx) => {
+          const id = await this.usage.begin(pending, tx.db);
+          await open(tx, model);
+          return id;
+        })
+      : await this.usage.begin(pending);
 
     let text = '';
     let reported: { promptTokens: number; completionTokens: number } | undefined;
