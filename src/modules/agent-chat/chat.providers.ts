@@ -110,6 +110,50 @@ export class ExtractiveProvider implements ChatProvider {
   }
 }
 
+/**
+ * The clocks of one provider call: aborted when the caller aborts, when no first token came
+ * within `firstTokenTimeoutMs`, or when the whole answer took longer than `overallTimeoutMs`.
+ */
+function callClocks(opts: { firstTokenTimeoutMs: number; overallTimeoutMs: number }, caller: AbortSignal) {
+  const controller = new AbortController();
+  const abort = () => controller.abort(caller.reason);
+  caller.addEventListener('abort', abort, { once: true });
+  let timedOut: 'first' | 'overall' | undefined;
+  const first = setTimeout(() => {
+    timedOut = 'first';
+    controller.abort();
+  }, opts.firstTokenTimeoutMs);
+  const overall = setTimeout(() => {
+    timedOut = 'overall';
+    controller.abort();
+  }, opts.overallTimeoutMs);
+  return {
+    signal: controller.signal,
+    timedOut: () => timedOut,
+    gotToken: () => clearTimeout(first),
+    /** An aborted stream may simply end: a timeout or the caller's abort is not a complete answer. */
+    throwIfAborted: () => {
+      if (controller.signal.aborted) throw controller.signal.reason ?? new Error('aborted');
+    },
+    done: () => {
+      clearTimeout(first);
+      clearTimeout(overall);
+      caller.removeEventListener('abort', abort);
+    },
+  };
+}
+
+/** A provider SDK's failure as a ProviderError (or the caller's own abort, unchanged). */
+function providerFailure(name: string, err: unknown, clocks: { timedOut: () => 'first' | 'overall' | undefined }, caller: AbortSignal, opts: { firstTokenTimeoutMs: number; overallTimeoutMs: number }, api: { status?: number; message: string } | undefined): Error {
+  if (caller.aborted) return caller.reason instanceof Error ? caller.reason : new Error('aborted');
+  const timedOut = clocks.timedOut();
+  if (timedOut === 'first') return new ProviderError('provider-timeout', `${name} sent no answer within ${Math.round(opts.firstTokenTimeoutMs / 1000)} s.`);
+  if (timedOut === 'overall') return new ProviderError('provider-timeout', `${name} did not finish within ${Math.round(opts.overallTimeoutMs / 1000)} s.`);
+  if (api) return new ProviderError('provider-error', `${name} answered ${api.status ?? 'with an error'}: ${api.message}`.slice(0, 500), api.status);
+  if (err instanceof SyntaxError) return new ProviderError('provider-bad-response', `${name} sent a malformed stream: ${err.message}`.slice(0, 500));
+  return new ProviderError('provider-unavailable', `${name} could not be reached: ${(err as Error).message}`.slice(0, 500));
+}
+
 export interface OpenAiProviderOptions {
   name: string;
   baseUrl?: string;
@@ -142,18 +186,8 @@ export class OpenAiProvider implements ChatProvider {
   }
 
   async *stream(req: ChatRequest): AsyncIterable<ChatEvent> {
-    const controller = new AbortController();
-    const abort = () => controller.abort(req.signal.reason);
-    req.signal.addEventListener('abort', abort, { once: true });
-    let timedOut: 'first' | 'overall' | undefined;
-    const first = setTimeout(() => {
-      timedOut = 'first';
-      controller.abort();
-    }, this.opts.firstTokenTimeoutMs);
-    const overall = setTimeout(() => {
-      timedOut = 'overall';
-      controller.abort();
-    }, this.opts.overallTimeoutMs);
+    const clocks = callClocks(this.opts, req.signal);
+    const fail = (err: unknown) => providerFailure(this.name, err, clocks, req.signal, this.opts, err instanceof OpenAI.APIError ? { status: typeof err.status === 'number' ? err.status : undefined, message: (err.error as { message?: string } | undefined)?.message ?? err.message } : undefined);
     try {
       let stream;
       try {
@@ -166,43 +200,27 @@ export class OpenAiProvider implements ChatProvider {
             max_tokens: req.maxOutputTokens,
             ...(req.temperature === null || req.temperature === undefined ? {} : { temperature: req.temperature }),
           },
-          { signal: controller.signal },
+          { signal: clocks.signal },
         );
       } catch (err) {
-        throw this.translate(err, timedOut, req.signal);
+        throw fail(err);
       }
       try {
         for await (const chunk of stream) {
           const text = chunk.choices?.[0]?.delta?.content;
           if (text) {
-            clearTimeout(first);
+            clocks.gotToken();
             yield { type: 'delta', text };
           }
           if (chunk.usage) yield { type: 'usage', promptTokens: chunk.usage.prompt_tokens ?? 0, completionTokens: chunk.usage.completion_tokens ?? 0 };
         }
-        // An aborted stream may simply end: a timeout or the caller's abort is not a complete answer.
-        if (controller.signal.aborted) throw controller.signal.reason ?? new Error('aborted');
+        clocks.throwIfAborted();
       } catch (err) {
-        throw this.translate(err, timedOut, req.signal);
+        throw fail(err);
       }
     } finally {
-      clearTimeout(first);
-      clearTimeout(overall);
-      req.signal.removeEventListener('abort', abort);
+      clocks.done();
     }
-  }
-
-  private translate(err: unknown, timedOut: 'first' | 'overall' | undefined, caller: AbortSignal): Error {
-    if (caller.aborted) return caller.reason instanceof Error ? caller.reason : new Error('aborted');
-    if (timedOut === 'first') return new ProviderError('provider-timeout', `${this.name} sent no answer within ${Math.round(this.opts.firstTokenTimeoutMs / 1000)} s.`);
-    if (timedOut === 'overall') return new ProviderError('provider-timeout', `${this.name} did not finish within ${Math.round(this.opts.overallTimeoutMs / 1000)} s.`);
-    if (err instanceof OpenAI.APIError) {
-      const status = typeof err.status === 'number' ? err.status : undefined;
-      const detail = (err.error as { message?: string } | undefined)?.message ?? err.message;
-      return new ProviderError('provider-error', `${this.name} answered ${status ?? 'with an error'}: ${detail}`.slice(0, 500), status);
-    }
-    if (err instanceof SyntaxError) return new ProviderError('provider-bad-response', `${this.name} sent a malformed stream: ${err.message}`.slice(0, 500));
-    return new ProviderError('provider-unavailable', `${this.name} could not be reached: ${(err as Error).message}`.slice(0, 500));
   }
 }
 
@@ -295,18 +313,8 @@ export class AnthropicProvider implements ChatProvider {
   }
 
   async *stream(req: ChatRequest): AsyncIterable<ChatEvent> {
-    const controller = new AbortController();
-    const abort = () => controller.abort(req.signal.reason);
-    req.signal.addEventListener('abort', abort, { once: true });
-    let timedOut: 'first' | 'overall' | undefined;
-    const first = setTimeout(() => {
-      timedOut = 'first';
-      controller.abort();
-    }, this.opts.firstTokenTimeoutMs);
-    const overall = setTimeout(() => {
-      timedOut = 'overall';
-      controller.abort();
-    }, this.opts.overallTimeoutMs);
+    const clocks = callClocks(this.opts, req.signal);
+    const fail = (err: unknown) => providerFailure(this.name, err, clocks, req.signal, this.opts, err instanceof Anthropic.APIError ? { status: typeof err.status === 'number' ? err.status : undefined, message: (err.error as { error?: { message?: string } } | undefined)?.error?.message ?? err.message } : undefined);
     const system = req.messages.filter((m) => m.role === 'system').map((m) => m.content).join('\n\n');
     const turns: { role: 'user' | 'assistant'; content: string }[] = [];
     for (const m of req.messages) {
@@ -324,10 +332,10 @@ export class AnthropicProvider implements ChatProvider {
       try {
         stream = await this.client.messages.create(
           { model: req.model, max_tokens: req.maxOutputTokens, system: system || undefined, messages: turns, stream: true, ...(req.temperature === null || req.temperature === undefined ? {} : { temperature: Math.min(req.temperature, 1) }) },
-          { signal: controller.signal },
+          { signal: clocks.signal },
         );
       } catch (err) {
-        throw this.translate(err, timedOut, req.signal);
+        throw fail(err);
       }
       try {
         for await (const ev of stream) {
@@ -335,35 +343,20 @@ export class AnthropicProvider implements ChatProvider {
             input = ev.message.usage?.input_tokens ?? 0;
             sawUsage = ev.message.usage !== undefined;
           } else if (ev.type === 'content_block_delta' && ev.delta.type === 'text_delta' && ev.delta.text) {
-            clearTimeout(first);
+            clocks.gotToken();
             yield { type: 'delta', text: ev.delta.text };
           } else if (ev.type === 'message_delta' && ev.usage) {
             output = ev.usage.output_tokens ?? output;
             sawUsage = true;
           }
         }
-        if (controller.signal.aborted) throw controller.signal.reason ?? new Error('aborted');
+        clocks.throwIfAborted();
       } catch (err) {
-        throw this.translate(err, timedOut, req.signal);
+        throw fail(err);
       }
       if (sawUsage) yield { type: 'usage', promptTokens: input, completionTokens: output };
     } finally {
-      clearTimeout(first);
-      clearTimeout(overall);
-      req.signal.removeEventListener('abort', abort);
+      clocks.done();
     }
-  }
-
-  private translate(err: unknown, timedOut: 'first' | 'overall' | undefined, caller: AbortSignal): Error {
-    if (caller.aborted) return caller.reason instanceof Error ? caller.reason : new Error('aborted');
-    if (timedOut === 'first') return new ProviderError('provider-timeout', `${this.name} sent no answer within ${Math.round(this.opts.firstTokenTimeoutMs / 1000)} s.`);
-    if (timedOut === 'overall') return new ProviderError('provider-timeout', `${this.name} did not finish within ${Math.round(this.opts.overallTimeoutMs / 1000)} s.`);
-    if (err instanceof Anthropic.APIError) {
-      const status = typeof err.status === 'number' ? err.status : undefined;
-      const detail = (err.error as { error?: { message?: string } } | undefined)?.error?.message ?? err.message;
-      return new ProviderError('provider-error', `${this.name} answered ${status ?? 'with an error'}: ${detail}`.slice(0, 500), status);
-    }
-    if (err instanceof SyntaxError) return new ProviderError('provider-bad-response', `${this.name} sent a malformed stream: ${err.message}`.slice(0, 500));
-    return new ProviderError('provider-unavailable', `${this.name} could not be reached: ${(err as Error).message}`.slice(0, 500));
   }
 }
