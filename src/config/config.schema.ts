@@ -125,6 +125,8 @@ export const envSchema = z.object({
   LLM_FIRST_TOKEN_TIMEOUT_MS: int(30_000, 1_000, 600_000).describe('A model call with no first token by then fails with provider-timeout'),
   LLM_TIMEOUT_MS: int(300_000, 5_000, 3_600_000).describe('A model answer not finished by then is cut off with provider-timeout'),
   LLM_MAX_RETRIES: int(2, 0, 10).describe('Retries (with backoff) of a model call that failed before its first token'),
+  USAGE_STALE_SECONDS: int(60, 2, 3600).describe("A process whose heartbeat is older than this is dead: its pending usage rows are finalised as interrupted"),
+  USAGE_SWEEP_MS: int(30_000, 500, 600_000).describe('How often a process looks for pending usage rows of dead processes'),
   LLM_BREAKER_RESET_MS: int(30_000, 1_000, 600_000).describe('How long a provider circuit stays open after repeated failures before one trial call'),
   EMBEDDING_PROVIDER: z.preprocess(emptyToUndefined, z.enum(['local', 'openai']).default('local')).describe('local (built in feature hashing) | openai (any OpenAI-compatible /v1/embeddings)'),
   EMBEDDING_BASE_URL: optionalUrl(['http:', 'https:'], 'http(s)').describe('Base URL of the embedding provider'),

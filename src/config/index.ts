@@ -44,6 +44,7 @@ export interface Config {
   metricsToken?: string;
   shutdownTimeoutMs: number;
   admin: { email?: string; password?: string };
+  usage: { staleSeconds: number; sweepMs: number };
   llm: { provider: Env['LLM_PROVIDER']; baseUrl?: string; apiKey?: string; model?: string; firstTokenTimeoutMs: number; timeoutMs: number; maxRetries: number; breakerResetMs: number };
   embedding: { provider: Env['EMBEDDING_PROVIDER']; baseUrl?: string; apiKey?: string; model?: string; dimensions: number; batchSize: number; timeoutMs: number };
   ingest: { workers: number; threads: number; maxAttempts: number; leaseSeconds: number; exactScanMaxChunks: number };
@@ -162,6 +163,7 @@ export function loadConfig(raw: Record<string, string | undefined> = process.env
     metricsToken: e.METRICS_TOKEN,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     admin: { email: e.ADMIN_EMAIL, password: e.ADMIN_PASSWORD },
+    usage: { staleSeconds: e.USAGE_STALE_SECONDS, sweepMs: e.USAGE_SWEEP_MS },
     llm: { provider: e.LLM_PROVIDER, baseUrl: e.LLM_BASE_URL, apiKey: e.LLM_API_KEY, model: e.LLM_MODEL, firstTokenTimeoutMs: e.LLM_FIRST_TOKEN_TIMEOUT_MS, timeoutMs: e.LLM_TIMEOUT_MS, maxRetries: e.LLM_MAX_RETRIES, breakerResetMs: e.LLM_BREAKER_RESET_MS },
     kbLanguage: e.KB_LANGUAGE,
     embedding: { provider: e.EMBEDDING_PROVIDER, baseUrl: e.EMBEDDING_BASE_URL, apiKey: e.EMBEDDING_API_KEY, model: e.EMBEDDING_MODEL, dimensions: e.EMBEDDING_DIMENSIONS, batchSize: e.EMBEDDING_BATCH_SIZE, timeoutMs: e.EMBEDDING_TIMEOUT_MS },

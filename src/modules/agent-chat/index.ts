@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Config } from '../../config';
 import type { AuditService } from '../../platform/audit/audit.service';
 import type { Db } from '../../platform/db/client';
@@ -45,6 +46,8 @@ function defaultProvider(config: Config): ChatProvider {
 }
 
 export function createChatModule(deps: ChatModuleDeps) {
+  // Every open stream listens for shutdown on this one signal; hundreds at once are normal.
+  setMaxListeners(0, deps.signal);
   const repo = new ChatRepository(deps.db);
   const { llm } = deps.config;
   const providers = new ProviderService(repo, new SecretBox(deps.config.secrets.encryptionKey), deps.audit, defaultProvider(deps.config), {
@@ -56,7 +59,8 @@ export function createChatModule(deps: ChatModuleDeps) {
   const agents = new AgentService(repo, deps.knowledgeBases, deps.audit, providers);
   const recorder = new UsageRecorder(deps.db);
   const chat = new ChatService(repo, agents, deps.knowledgeBases, recorder, (agent) => providers.resolve(agent), deps.logger);
-  const heartbeat = new UsageHeartbeat(deps.db, recorder, chat.owner, deps.logger);
+  // Beats at a sixth of the staleness, so a few missed beats never make a live process look dead.
+  const heartbeat = new UsageHeartbeat(deps.db, recorder, chat.owner, deps.logger, { staleSeconds: deps.config.usage.staleSeconds, sweepMs: deps.config.usage.sweepMs, beatMs: Math.max(500, Math.floor((deps.config.usage.staleSeconds * 1000) / 6)) });
   return {
     agents,
     chat,
