@@ -67,7 +67,7 @@ export class AgentService {
 
   /** An agent `p` may use, by id or slug; anything else is a 404, archived ones included. */
   async usable(p: Principal, ref: string): Promise<AgentRow> {
-    const agent = /^[0-9a-f-]{36}$/i.test(ref) ? await this.repo.agentById(ref) : await this.repo.agentBySlug(ref);
+    const agent = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(ref) ? await this.repo.agentById(ref) : await this.repo.agentBySlug(ref);
     if (!agent || agent.archivedAt || (agent.visibility === 'admins' && p.user.role !== 'admin')) throw new NotFoundError('agent-not-found', 'No such agent.');
     return agent;
   }

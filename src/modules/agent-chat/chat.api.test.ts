@@ -223,6 +223,11 @@ describe('conversations with the built-in extractive provider', () => {
     const json = await request(t.app).get(`/api/conversations/${conv.id}/export`).query({ format: 'json' }).set(auth);
     expect(JSON.parse(json.text).messages).toHaveLength(7);
     expect((await request(t.app).get(`/api/conversations/${conv.id}/export`).query({ format: 'pdf' }).set(auth)).status).toBe(400);
+    // A title in any script downloads (an ASCII fallback name, the real one in filename*).
+    await request(t.app).patch(`/api/conversations/${conv.id}`).set(auth).send({ title: 'Парковка для гостей' });
+    const cyrillic = await request(t.app).get(`/api/conversations/${conv.id}/export`).set(auth);
+    expect(cyrillic.status).toBe(200);
+    expect(cyrillic.headers['content-disposition']).toContain(`filename*=UTF-8''${encodeURIComponent('Парковка для гостей.md')}`);
     const notAnswer = await request(t.app).post(`/api/conversations/${conv.id}/regenerate`).set(auth).send({ messageId: editedMeta.userMessageId });
     expect([notAnswer.status, notAnswer.body.error.code]).toEqual([422, 'not-an-answer']);
   });
@@ -287,6 +292,10 @@ describe('conversations with an OpenAI-compatible provider', () => {
       expect(upstream.calls.at(-1)!.body.messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'user']);
       // Failures before the first token are retried (twice, with backoff) before the turn gives up.
       expect(upstream.calls.filter((c) => c.body.messages.at(-1)!.content.includes('fail'))).toHaveLength(3);
+      // The failed answer said nothing: the next question's history leaves it out (no empty turn).
+      await ask(t.app, auth, conv.id, 'Just checking in');
+      expect(upstream.calls.at(-1)!.body.messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'user', 'user']);
+      expect(upstream.calls.at(-1)!.body.messages.every((m) => m.content !== '')).toBe(true);
 
       // A client that leaves mid-answer: the upstream call is aborted, the partial answer kept.
       await new Promise<void>((resolve, reject) => {
@@ -308,12 +317,13 @@ describe('conversations with an OpenAI-compatible provider', () => {
       expect(upstream.aborted()).toBe(1);
 
       const messages = (await request(t.app).get(`/api/conversations/${conv.id}`).set(auth)).body.messages as { role: string; status: string; content: string; error: string | null }[];
-      expect(messages.filter((m) => m.role === 'assistant').map((m) => m.status)).toEqual(['complete', 'error', 'aborted']);
+      expect(messages.filter((m) => m.role === 'assistant').map((m) => m.status)).toEqual(['complete', 'error', 'complete', 'aborted']);
       expect(messages.at(-1)!.content).toBe('Part one. ');
       const usage = await usageOf(t, conv.id);
       expect(usage.map((u) => [u.status, u.source, u.prompt_tokens, u.completion_tokens])).toEqual([
         ['complete', 'reported', 4321, 987],
         ['error', 'estimated', expect.any(Number), 0],
+        ['complete', 'reported', 4321, 987],
         ['aborted', 'estimated', expect.any(Number), expect.any(Number)],
       ]);
       expect(usage.every((u) => u.provider === 'openai' && u.model === 'gpt-4o-mini')).toBe(true);
@@ -499,4 +509,43 @@ describe('many streams at once', () => {
       await upstream.close();
     }
   }, 120_000);
+});
+
+describe('a conversation deleted while its answer streams', () => {
+  it('when the conversation goes while the answer streams, then the stream ends with an error event and the call is still accounted, never left pending', async () => {
+    const upstream = await fakeOpenAi(() => ({ pieces: ['One. ', 'Two. ', 'Three.'], delayMs: 300, usage: { prompt_tokens: 17, completion_tokens: 3 } }));
+    const t = await createTestApp({ CREDENTIAL_RATE_LIMIT_MAX: '10000', LLM_PROVIDER: 'openai', LLM_BASE_URL: upstream.baseUrl, LLM_MODEL: 'gpt-4o-mini', LLM_MAX_RETRIES: '0' });
+    const server = await new Promise<http.Server>((resolve) => {
+      const s = t.app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    try {
+      const { u, auth } = await person(t);
+      const conv = (await request(t.app).post('/api/conversations').set(auth).send({})).body.conversation;
+      const { port } = server.address() as AddressInfo;
+      const body = await new Promise<string>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: `/api/conversations/${conv.id}/messages`, headers: { ...auth, 'Content-Type': 'application/json' } }, (res) => {
+          let text = '';
+          let deleted = false;
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            text += c;
+            if (!deleted && text.includes('event: delta')) {
+              deleted = true;
+              void request(t.app).delete(`/api/conversations/${conv.id}`).set(auth).then((r) => expect(r.status).toBe(204));
+            }
+          });
+          res.on('end', () => resolve(text));
+        });
+        req.on('error', reject);
+        req.end(JSON.stringify({ content: 'Count slowly' }));
+      });
+      expect(parseSse(body).at(-1)).toMatchObject({ event: 'error', data: { code: 'answer-not-saved' } });
+      const rows = rowsOf<{ status: string; conversation_id: string | null }>(await t.database.db.execute(sql`SELECT status, conversation_id FROM ai_usage WHERE user_id = ${u.id} AND kind = 'chat'`));
+      expect(rows).toEqual([{ status: 'error', conversation_id: null }]);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+      await t.close();
+      await upstream.close();
+    }
+  }, 60_000);
 });

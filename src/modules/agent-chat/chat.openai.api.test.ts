@@ -61,6 +61,13 @@ describe('OpenAI-compatible API (/v1)', () => {
     expect(rows[0]!.api_key_id).toBe(keyId);
   });
 
+  it("when a program asks for more output tokens than the agent allows, then the agent's cap is what the upstream is asked for", async () => {
+    await client.chat.completions.create({ model: 'assistant', max_tokens: 150_000, messages: [{ role: 'user', content: 'A long answer, please.' }] });
+    expect(upstream.calls.at(-1)!.body.max_tokens).toBe(1024);
+    await client.chat.completions.create({ model: 'assistant', max_tokens: 50, messages: [{ role: 'user', content: 'A short answer, please.' }] });
+    expect(upstream.calls.at(-1)!.body.max_tokens).toBe(50);
+  });
+
   it('when a program streams with include_usage, then the chunks carry the deltas, the last chunk the usage, and the stream ends', async () => {
     const stream = await client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'Hotel limit?' }], stream: true, stream_options: { include_usage: true } });
     const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];

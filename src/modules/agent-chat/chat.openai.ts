@@ -91,6 +91,8 @@ export function openAiRoutes(docs: ApiDocs, agents: AgentService, chat: ChatServ
       opts.signal.addEventListener('abort', abort, { once: true });
       const chunk = (delta: object, finish: string | null = null) => ({ id, object: 'chat.completion.chunk', created, model: agent.slug, choices: [{ index: 0, delta, finish_reason: finish }] });
       try {
+        // Refused before any byte is sent: an open circuit is a plain 503.
+        await chat.assertAnswerable(agent);
         if (body.stream) {
           res.status(200).set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
           res.flushHeaders();
@@ -99,11 +101,19 @@ export function openAiRoutes(docs: ApiDocs, agents: AgentService, chat: ChatServ
           const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
           try {
             const r = await chat.generate({ p, agent, question: textOf(last.content), history, clientSystem, conversationId: null, maxOutputTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined, temperature: body.temperature, signal: controller.signal, onDelta: (text) => send(chunk({ content: text })) });
-            if (controller.signal.aborted) return;
+            if (res.destroyed) return;
             if (r.outcome.status === 'error') send({ error: { message: r.outcome.message, type: 'api_error', param: null, code: r.outcome.code } });
+            else if (r.outcome.status === 'aborted') send({ error: { message: 'The server is shutting down; the answer was cut short.', type: 'api_error', param: null, code: 'server-shutting-down' } });
             else send(chunk({}, 'stop'));
             if (body.stream_options?.include_usage) send({ id, object: 'chat.completion.chunk', created, model: agent.slug, choices: [], usage: usageOf(r.tokens) });
             res.write('data: [DONE]\n\n');
+          } catch (err) {
+            // Headers are out: the failure goes in the stream, in OpenAI's shape, and the stream ends.
+            if (!res.destroyed) {
+              send({ error: { message: err instanceof AppError ? err.message : 'The answer failed on the server.', type: 'api_error', param: null, code: err instanceof AppError ? err.code : 'chat-failed' } });
+              res.write('data: [DONE]\n\n');
+            }
+            if (!(err instanceof AppError)) throw err;
           } finally {
             clearInterval(heartbeat);
             if (!res.writableEnded) res.end();
@@ -111,7 +121,8 @@ export function openAiRoutes(docs: ApiDocs, agents: AgentService, chat: ChatServ
           return;
         }
         const r = await chat.generate({ p, agent, question: textOf(last.content), history, clientSystem, conversationId: null, maxOutputTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined, temperature: body.temperature, signal: controller.signal, onDelta: () => undefined });
-        if (r.outcome.status === 'error') throw new AppError(STATUS_BY_CODE[r.outcome.code] ?? 500, r.outcome.code, r.outcome.message);
+        if (r.outcome.status === 'error') throw new AppError(STATUS_BY_CODE[r.outcome.code] ?? r.outcome.httpStatus ?? 500, r.outcome.code, r.outcome.message);
+        if (r.outcome.status === 'aborted') throw new AppError(503, 'server-shutting-down', 'The server is shutting down; the answer was cut short.', undefined, { 'Retry-After': '5' });
         res.json({ id, object: 'chat.completion', created, model: agent.slug, choices: [{ index: 0, message: { role: 'assistant', content: r.text }, finish_reason: 'stop' }], usage: usageOf(r.tokens) });
       } finally {
         opts.signal.removeEventListener('abort', abort);

@@ -286,9 +286,14 @@ export class BreakerProvider implements ChatProvider {
       if ((err as { code?: string }).code === 'EOPENBREAKER') throw new ProviderError('provider-unavailable', `${this.name} failed repeatedly and is paused; try again shortly.`);
       throw err;
     }
-    if (first.done) return;
-    yield first.value;
-    for (let next = await it.next(); !next.done; next = await it.next()) yield next.value;
+    try {
+      if (first.done) return;
+      yield first.value;
+      for (let next = await it.next(); !next.done; next = await it.next()) yield next.value;
+    } finally {
+      // A consumer that stops early closes the upstream stream (and its clocks) with it.
+      await it.return?.();
+    }
   }
 }
 

@@ -46,19 +46,25 @@ export class ChatRepository {
     await this.db.delete(providers).where(eq(providers.id, id));
   }
 
+  /** With its knowledge bases, in one transaction: a turn never sees an agent half made. */
   async insertAgent(values: NewAgent, kbIds: string[]): Promise<AgentRow | undefined> {
-    const [row] = await this.db.insert(agents).values(values).onConflictDoNothing().returning();
-    if (row && kbIds.length > 0) await this.db.insert(agentKnowledgeBases).values(kbIds.map((kbId) => ({ agentId: row.id, kbId })));
-    return row;
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx.insert(agents).values(values).onConflictDoNothing().returning();
+      if (row && kbIds.length > 0) await tx.insert(agentKnowledgeBases).values(kbIds.map((kbId) => ({ agentId: row.id, kbId })));
+      return row;
+    });
   }
 
+  /** In one transaction: a turn meanwhile sees the old list or the new one, never none. */
   async updateAgent(id: string, values: Partial<NewAgent>, kbIds?: string[]): Promise<AgentRow | undefined> {
-    const [row] = await this.db.update(agents).set({ ...values, updatedAt: new Date() }).where(eq(agents.id, id)).returning();
-    if (row && kbIds) {
-      await this.db.delete(agentKnowledgeBases).where(eq(agentKnowledgeBases.agentId, id));
-      if (kbIds.length > 0) await this.db.insert(agentKnowledgeBases).values(kbIds.map((kbId) => ({ agentId: id, kbId })));
-    }
-    return row;
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx.update(agents).set({ ...values, updatedAt: new Date() }).where(eq(agents.id, id)).returning();
+      if (row && kbIds) {
+        await tx.delete(agentKnowledgeBases).where(eq(agentKnowledgeBases.agentId, id));
+        if (kbIds.length > 0) await tx.insert(agentKnowledgeBases).values(kbIds.map((kbId) => ({ agentId: id, kbId })));
+      }
+      return row;
+    });
   }
 
   async agentById(id: string): Promise<AgentRow | undefined> {

@@ -97,7 +97,7 @@ export function chatRoutes(docs: ApiDocs, agents: AgentService, chat: ChatServic
     async (req, res) => {
       const { params, query } = validated<{ params: typeof dto.ConversationParams; query: typeof dto.ExportQuery }>(req);
       const file = await chat.export(principal(req), params.id, query.format);
-      res.status(200).set({ 'Content-Type': file.mimeType, 'Content-Disposition': `attachment; filename="${file.fileName.replace(/"/g, '')}"; filename*=UTF-8''${encodeURIComponent(file.fileName)}`, 'X-Content-Type-Options': 'nosniff' }).send(file.body);
+      res.status(200).set({ 'Content-Type': file.mimeType, 'Content-Disposition': `attachment; filename="${file.fileName.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '')}"; filename*=UTF-8''${encodeURIComponent(file.fileName)}`, 'X-Content-Type-Options': 'nosniff' }).send(file.body);
     },
   );
   const stream = (run: (req: Request, emit: (e: TurnEvent) => void, signal: AbortSignal) => Promise<void>) => async (req: Request, res: Response) => {

@@ -211,7 +211,10 @@ export class ChatService {
     const conversationId = conv.id;
     const agent = await this.agents.usable(p, conv.agentId);
     const content = 'reuse' in q ? q.question.content : q.content;
-    const history = pathTo(all, 'reuse' in q ? (q.question.parentId ?? undefined) : (q.parentId ?? undefined)).map((m): PromptMessage => ({ role: m.role, content: m.content }));
+    // Answers that failed before any text are not part of what was said (and some providers refuse empty turns).
+    const history = pathTo(all, 'reuse' in q ? (q.question.parentId ?? undefined) : (q.parentId ?? undefined))
+      .filter((m) => m.content.trim() !== '')
+      .map((m): PromptMessage => ({ role: m.role, content: m.content }));
     const assistantId = crypto.randomUUID();
     let userMessage: MessageRow | undefined = 'reuse' in q ? q.question : undefined;
     const input = { content };
@@ -247,15 +250,16 @@ export class ChatService {
           usageId: r.usageId,
         });
         // The first exchange names the conversation.
-        await tx.updateConversation(conversationId, { updatedAt: new Date(), ...(all.length === 0 && conv.title === 'New chat' ? { title: titleFrom(input.content) } : {}) });
+        await tx.updateConversation(conversationId, { updatedAt: new Date() });
+        // Unless it was renamed while the answer streamed.
+        if (all.length === 0) await tx.renameIf(conversationId, 'New chat', titleFrom(input.content));
       },
     });
     // A model writes the title of a new conversation once its first answer is in (in the background;
     // the question's first words stand until then). The built-in provider has no model to ask.
     const named = all.length === 0 && conv.title === 'New chat';
-    if (named && result.outcome.status === 'complete' && result.text) {
-      const { provider, model } = await this.providerFor(agent);
-      if (provider.type !== 'extractive') void this.track(this.titleWithModel(p, agent, conversationId, titleFrom(input.content), content, result.text, provider, model));
+    if (named && result.outcome.status === 'complete' && result.text && result.providerRef.type !== 'extractive') {
+      void this.track(this.titleWithModel(p, agent, conversationId, titleFrom(input.content), content, result.text, result.providerRef, result.model)).catch((err: Error) => this.logger.warn('chat.title.failed', { conversationId, error: err.message }));
     }
     // Also after an abort: a client that left receives nothing, one whose server is shutting down
     // learns how its answer ended.
@@ -287,13 +291,15 @@ export class ChatService {
       error = (err as Error).message;
     }
     const title = text.replace(/\s+/g, ' ').replace(/^["'“”‘’\s]+|["'“”‘’.\s]+$/g, '').slice(0, 80);
-    await this.repo.transaction(async (tx) => {
-      if (!error && title) await tx.renameIf(conversationId, provisional, title);
+    if (!error && title) await this.repo.renameIf(conversationId, provisional, title);
+    // Accounted whatever became of the conversation meanwhile (a deleted one is no longer referenced).
+    const exists = (await this.repo.conversationOf(p.user.id, conversationId)) !== undefined;
+    {
       await this.usage.record(
         {
           userId: p.user.id,
           agentId: agent.id,
-          conversationId,
+          conversationId: exists ? conversationId : null,
           apiKeyId: p.apiKey?.id ?? null,
           kind: 'title',
           provider: provider.name,
@@ -305,9 +311,19 @@ export class ChatService {
           error,
           latencyMs: performance.now() - started,
         },
-        tx.db,
       );
-    });
+    }
+  }
+
+  /** Throws the 503 an open circuit means, before a caller commits to a stream. */
+  async assertAnswerable(agent: AgentRow): Promise<void> {
+    const { provider } = await this.providerFor(agent);
+    try {
+      provider.assertAvailable?.();
+    } catch (err) {
+      if (err instanceof ProviderError) throw new AppError(503, 'provider-unavailable', err.message, undefined, { 'Retry-After': '30' });
+      throw err;
+    }
   }
 
   /**
@@ -321,13 +337,9 @@ export class ChatService {
     const { p, agent, signal } = g;
     const { provider, model } = await this.providerFor(agent);
     // An open circuit refuses before anything is written or reserved: a plain 503, not a stream.
-    try {
-      provider.assertAvailable?.();
-    } catch (err) {
-      if (err instanceof ProviderError) throw new AppError(503, 'provider-unavailable', err.message, undefined, { 'Retry-After': '30' });
-      throw err;
-    }
-    const maxOutputTokens = g.maxOutputTokens ?? agent.maxOutputTokens;
+    await this.assertAnswerable(agent);
+    // A client may ask for less than the agent allows, never more.
+    const maxOutputTokens = Math.min(g.maxOutputTokens ?? agent.maxOutputTokens, agent.maxOutputTokens);
     const started = performance.now();
     const pending = { userId: p.user.id, agentId: agent.id, conversationId: g.conversationId, apiKeyId: p.apiKey?.id ?? null, kind: 'chat' as const, provider: provider.name, model, reservedTokens: countTokens(g.question) + maxOutputTokens, ownerProcess: this.owner };
     // With writes of the caller's own (the question), one transaction; alone, the row is one
@@ -364,7 +376,7 @@ export class ChatService {
     } catch (err) {
       if (signal.aborted) outcome = { status: 'aborted' };
       else if (err instanceof ProviderError) outcome = { status: 'error', code: err.code, message: err.message };
-      else if (err instanceof AppError) outcome = { status: 'error', code: err.code, message: err.message };
+      else if (err instanceof AppError) outcome = { status: 'error', code: err.code, message: err.message, httpStatus: err.status };
       else {
         this.logger.error('chat.turn.failed', { conversationId: g.conversationId, error: (err as Error).message });
         outcome = { status: 'error', code: 'chat-failed', message: 'The answer failed on the server; try again.' };
@@ -373,17 +385,31 @@ export class ChatService {
 
     const tokens = reported ?? { promptTokens, completionTokens: text ? countTokens(text) : 0 };
     const source: 'reported' | 'estimated' = reported ? 'reported' : 'estimated';
-    const base = { text, citations, outcome, tokens, source, usageId, provider: provider.name, model };
-    const cost = await this.repo.transaction(async (tx) => {
-      await g.close?.(tx, { ...base, cost: '0' });
-      const usage = await this.usage.finish(
-        usageId,
-        { promptTokens: tokens.promptTokens, completionTokens: tokens.completionTokens, source, status: outcome.status, latencyMs: performance.now() - started, ttftMs, error: outcome.status === 'error' ? outcome.message : undefined, messageId: g.close ? g.messageId : undefined },
-        tx.db,
-      );
-      return usage.cost;
+    const base = { text, citations, outcome, tokens, source, usageId, provider: provider.name, providerRef: provider, model };
+    const finishWith = (o: GenerateResult['outcome'], messageId: string | undefined) => ({
+      promptTokens: tokens.promptTokens,
+      completionTokens: tokens.completionTokens,
+      source,
+      status: o.status,
+      latencyMs: performance.now() - started,
+      ttftMs,
+      error: o.status === 'error' ? o.message : undefined,
+      messageId,
     });
-    return { ...base, cost };
+    try {
+      const cost = await this.repo.transaction(async (tx) => {
+        await g.close?.(tx, { ...base, cost: '0' });
+        return (await this.usage.finish(usageId, finishWith(outcome, g.close ? g.messageId : undefined), tx.db)).cost;
+      });
+      return { ...base, cost };
+    } catch (err) {
+      // The answer could not be saved (its conversation was deleted meanwhile, say): the call is
+      // still accounted, on its own, so that no row stays pending while this process lives.
+      this.logger.warn('chat.turn.save-failed', { conversationId: g.conversationId, error: (err as Error).message });
+      const failed: GenerateResult['outcome'] = { status: 'error', code: 'answer-not-saved', message: 'The answer could not be saved (was the conversation deleted?).', httpStatus: 409 };
+      const cost = await this.repo.transaction(async (tx) => (await this.usage.finish(usageId, finishWith(failed, undefined), tx.db)).cost);
+      return { ...base, outcome: failed, cost };
+    }
   }
 }
 
@@ -408,12 +434,14 @@ export interface GenerateInput {
 export interface GenerateResult {
   text: string;
   citations: Citation[];
-  outcome: { status: 'complete' | 'aborted' } | { status: 'error'; code: string; message: string };
+  outcome: { status: 'complete' | 'aborted' } | { status: 'error'; code: string; message: string; httpStatus?: number };
   tokens: { promptTokens: number; completionTokens: number };
   source: 'reported' | 'estimated';
   cost: string;
   usageId: string;
   provider: string;
+  /** The provider that answered (for a follow-up call such as the title). */
+  providerRef: ChatProvider;
   model: string;
 }
 

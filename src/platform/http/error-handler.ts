@@ -19,7 +19,7 @@ export function errorBody(err: AppError, requestId: string): ErrorBody {
 export function openAiErrorBody(err: AppError): { error: { message: string; type: string; param: string | null; code: string } } {
   const type = err.status === 401 ? 'authentication_error' : err.status === 403 ? 'permission_error' : err.status === 404 ? 'not_found_error' : err.status === 429 ? 'rate_limit_error' : err.status >= 500 ? 'api_error' : 'invalid_request_error';
   const details = err.details as { param?: string } | { field: string }[] | undefined;
-  const param = Array.isArray(details) ? (details[0]?.field.replace(/^(body|query|params)\./, '') ?? null) : (details?.param ?? null);
+  const param = Array.isArray(details) ? (details[0]?.field?.replace(/^(body|query|params)\./, '') ?? null) : (details?.param ?? null);
   return { error: { message: err.message, type, param, code: err.code } };
 }
 
