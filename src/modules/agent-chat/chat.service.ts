@@ -317,13 +317,7 @@ export class ChatService {
 
   /** Throws the 503 an open circuit means, before a caller commits to a stream. */
   async assertAnswerable(agent: AgentRow): Promise<void> {
-    const { provider } = await this.providerFor(agent);
-    try {
-      provider.assertAvailable?.();
-    } catch (err) {
-      if (err instanceof ProviderError) throw new AppError(503, 'provider-unavailable', err.message, undefined, { 'Retry-After': '30' });
-      throw err;
-    }
+    refuseIfOpen((await this.providerFor(agent)).provider);
   }
 
   /**
@@ -337,7 +331,7 @@ export class ChatService {
     const { p, agent, signal } = g;
     const { provider, model } = await this.providerFor(agent);
     // An open circuit refuses before anything is written or reserved: a plain 503, not a stream.
-    await this.assertAnswerable(agent);
+    refuseIfOpen(provider);
     // A client may ask for less than the agent allows, never more.
     const maxOutputTokens = Math.min(g.maxOutputTokens ?? agent.maxOutputTokens, agent.maxOutputTokens);
     const started = performance.now();
@@ -443,6 +437,15 @@ export interface GenerateResult {
   /** The provider that answered (for a follow-up call such as the title). */
   providerRef: ChatProvider;
   model: string;
+}
+
+function refuseIfOpen(provider: ChatProvider): void {
+  try {
+    provider.assertAvailable?.();
+  } catch (err) {
+    if (err instanceof ProviderError) throw new AppError(503, 'provider-unavailable', err.message, undefined, { 'Retry-After': '30' });
+    throw err;
+  }
 }
 
 /** The messages from the root to `id`, following parent ids (one branch of the tree). */
