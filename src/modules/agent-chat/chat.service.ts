@@ -291,28 +291,31 @@ export class ChatService {
       error = (err as Error).message;
     }
     const title = text.replace(/\s+/g, ' ').replace(/^["'“”‘’\s]+|["'“”‘’.\s]+$/g, '').slice(0, 80);
-    if (!error && title) await this.repo.renameIf(conversationId, provisional, title);
-    // Accounted whatever became of the conversation meanwhile (a deleted one is no longer referenced).
-    const exists = (await this.repo.conversationOf(p.user.id, conversationId)) !== undefined;
-    {
-      await this.usage.record(
-        {
-          userId: p.user.id,
-          agentId: agent.id,
-          conversationId: exists ? conversationId : null,
-          apiKeyId: p.apiKey?.id ?? null,
-          kind: 'title',
-          provider: provider.name,
-          model,
-          promptTokens: reported?.promptTokens ?? messages.reduce((n, m) => n + countTokens(m.content) + 4, 0),
-          completionTokens: reported?.completionTokens ?? (text ? countTokens(text) : 0),
-          source: reported ? 'reported' : 'estimated',
-          status: error ? 'error' : 'complete',
-          error,
-          latencyMs: performance.now() - started,
-        },
-      );
+    // Accounted first, whatever became of the conversation meanwhile (a deleted one is no longer
+    // referenced), so that a title anyone can see always has its cost in the books.
+    const row = {
+      userId: p.user.id,
+      agentId: agent.id,
+      conversationId: ((await this.repo.conversationOf(p.user.id, conversationId)) !== undefined ? conversationId : null) as string | null,
+      apiKeyId: p.apiKey?.id ?? null,
+      kind: 'title' as const,
+      provider: provider.name,
+      model,
+      promptTokens: reported?.promptTokens ?? messages.reduce((n, m) => n + countTokens(m.content) + 4, 0),
+      completionTokens: reported?.completionTokens ?? (text ? countTokens(text) : 0),
+      source: reported ? ('reported' as const) : ('estimated' as const),
+      status: error ? ('error' as const) : ('complete' as const),
+      error,
+      latencyMs: performance.now() - started,
+    };
+    try {
+      await this.usage.record(row);
+    } catch (err) {
+      // Deleted between the check and the insert: the tokens were still spent.
+      if (row.conversationId === null) throw err;
+      await this.usage.record({ ...row, conversationId: null });
     }
+    if (!error && title) await this.repo.renameIf(conversationId, provisional, title);
   }
 
   /** Throws the 503 an open circuit means, before a caller commits to a stream. */
