@@ -24,6 +24,8 @@ export interface ChatScript {
   malformedAfter?: number;
   /** Wait this long before the first piece only (a slow first token). */
   firstDelayMs?: number;
+  /** After this many pieces, drop the connection without ending the stream. */
+  disconnectAfter?: number;
 }
 
 /**
@@ -58,6 +60,12 @@ export async function fakeOpenAi(script: (call: ChatCall) => ChatScript) {
       const pieces = s.pieces ?? [];
       for (let i = 0; i < pieces.length; i++) {
         if (s.hangAfter !== undefined && i >= s.hangAfter) return;
+        if (s.disconnectAfter !== undefined && i >= s.disconnectAfter) {
+          // Let what was written reach the client first: destroying at once would discard it.
+          await new Promise((r) => setTimeout(r, 50));
+          res.destroy();
+          return;
+        }
         if (s.malformedAfter !== undefined && i >= s.malformedAfter) {
           res.write('data: {"id": "c1", "choices": [{"delta": {"content": "broken\n\n');
           ended = true;

@@ -41,10 +41,11 @@ describe('providers against faithful local servers', () => {
     }
   }, 60_000);
 
-  it('when an OpenAI-compatible server reports no usage, sends a malformed chunk, or is slow to its first token, then the record says estimated, the turn ends with provider-bad-response keeping the text so far, and the slow answer completes with its time to first token', async () => {
+  it('when an OpenAI-compatible server reports no usage, sends a malformed chunk, drops the connection mid-answer, or is slow to its first token, then the record says estimated, the turn ends with provider-bad-response keeping the text so far, and the slow answer completes with its time to first token', async () => {
     const upstream = await fakeOpenAi((call) => {
       const q = call.body.messages.at(-1)!.content;
       if (q.includes('broken')) return { pieces: ['Half an ', 'answer'], malformedAfter: 1 };
+      if (q.includes('cut')) return { pieces: ['Cut ', 'off'], disconnectAfter: 1 };
       if (q.includes('slow')) return { pieces: ['Worth ', 'the wait.'], firstDelayMs: 600, usage: { prompt_tokens: 9, completion_tokens: 4 } };
       return { pieces: ['No usage ', 'from me.'] };
     });
@@ -61,19 +62,25 @@ describe('providers against faithful local servers', () => {
       expect(broken.events.at(-1)).toMatchObject({ event: 'error', data: { code: 'provider-bad-response' } });
       expect(answerOf(broken.events)).toBe('Half an ');
 
+      const cut = await ask(t.app, auth, conv.id, 'Get cut off');
+      expect(cut.events.at(-1)).toMatchObject({ event: 'error', data: { code: 'provider-error', message: expect.stringContaining('broke off the answer') } });
+      expect(answerOf(cut.events)).toBe('Cut ');
+
       const slow = await ask(t.app, auth, conv.id, 'Be slow');
       expect(answerOf(slow.events)).toBe('Worth the wait.');
       const rows = rowsOf<{ status: string; source: string; ttft_ms: number | null; price_known: boolean }>(await t.database.db.execute(sql`SELECT status, source, ttft_ms, price_known FROM ai_usage WHERE conversation_id = ${conv.id} AND kind = 'chat' ORDER BY created_at`));
       expect(rows.map((r) => [r.status, r.source, r.price_known])).toEqual([
         ['complete', 'estimated', false],
         ['error', 'estimated', false],
+        ['error', 'estimated', false],
         ['complete', 'reported', false],
       ]);
-      expect(Number(rows[2]!.ttft_ms)).toBeGreaterThanOrEqual(550);
+      expect(Number(rows[3]!.ttft_ms)).toBeGreaterThanOrEqual(550);
       const messages = (await request(t.app).get(`/api/conversations/${conv.id}`).set(auth)).body.messages as { role: string; status: string; content: string }[];
       expect(messages.filter((m) => m.role === 'assistant').map((m) => [m.status, m.content])).toEqual([
         ['complete', 'No usage from me.'],
         ['error', 'Half an '],
+        ['error', 'Cut '],
         ['complete', 'Worth the wait.'],
       ]);
     } finally {

@@ -119,6 +119,7 @@ function callClocks(opts: { firstTokenTimeoutMs: number; overallTimeoutMs: numbe
   const abort = () => controller.abort(caller.reason);
   caller.addEventListener('abort', abort, { once: true });
   let timedOut: 'first' | 'overall' | undefined;
+  let answering = false;
   const first = setTimeout(() => {
     timedOut = 'first';
     controller.abort();
@@ -130,7 +131,11 @@ function callClocks(opts: { firstTokenTimeoutMs: number; overallTimeoutMs: numbe
   return {
     signal: controller.signal,
     timedOut: () => timedOut,
-    gotToken: () => clearTimeout(first),
+    answering: () => answering,
+    gotToken: () => {
+      answering = true;
+      clearTimeout(first);
+    },
     /** An aborted stream may simply end: a timeout or the caller's abort is not a complete answer. */
     throwIfAborted: () => {
       if (controller.signal.aborted) throw controller.signal.reason ?? new Error('aborted');
@@ -144,13 +149,15 @@ function callClocks(opts: { firstTokenTimeoutMs: number; overallTimeoutMs: numbe
 }
 
 /** A provider SDK's failure as a ProviderError (or the caller's own abort, unchanged). */
-function providerFailure(name: string, err: unknown, clocks: { timedOut: () => 'first' | 'overall' | undefined }, caller: AbortSignal, opts: { firstTokenTimeoutMs: number; overallTimeoutMs: number }, api: { status?: number; message: string } | undefined): Error {
+function providerFailure(name: string, err: unknown, clocks: { timedOut: () => 'first' | 'overall' | undefined; answering: () => boolean }, caller: AbortSignal, opts: { firstTokenTimeoutMs: number; overallTimeoutMs: number }, api: { status?: number; message: string } | undefined): Error {
   if (caller.aborted) return caller.reason instanceof Error ? caller.reason : new Error('aborted');
   const timedOut = clocks.timedOut();
   if (timedOut === 'first') return new ProviderError('provider-timeout', `${name} sent no answer within ${Math.round(opts.firstTokenTimeoutMs / 1000)} s.`);
   if (timedOut === 'overall') return new ProviderError('provider-timeout', `${name} did not finish within ${Math.round(opts.overallTimeoutMs / 1000)} s.`);
   if (api) return new ProviderError('provider-error', `${name} answered ${api.status ?? 'with an error'}: ${api.message}`.slice(0, 500), api.status);
   if (err instanceof SyntaxError) return new ProviderError('provider-bad-response', `${name} sent a malformed stream: ${err.message}`.slice(0, 500));
+  // It was reached: the connection broke mid-answer, which is not the same trouble as no route to it.
+  if (clocks.answering()) return new ProviderError('provider-error', `${name} broke off the answer: ${(err as Error).message}`.slice(0, 500));
   return new ProviderError('provider-unavailable', `${name} could not be reached: ${(err as Error).message}`.slice(0, 500));
 }
 
