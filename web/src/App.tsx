@@ -1,75 +1,54 @@
-import { useEffect, useState } from 'react';
+import { lazy, Suspense, type ReactNode } from 'react';
+import { BrowserRouter, Navigate, Route, Routes, useLocation } from 'react-router';
+import { AuthProvider, useAuth } from './lib/auth';
+import { Layout } from './components/Layout';
+import { Spinner } from './components/ui';
+import { LoginPage } from './pages/LoginPage';
+import { SetupPage } from './pages/SetupPage';
+import { StatusPage } from './pages/StatusPage';
+import { ChatPage } from './pages/chat/ChatPage';
 
-interface Check {
-  status: 'ok' | 'fail';
-  latencyMs?: number;
-  error?: string;
-}
-interface Readiness {
-  status: 'ok' | 'fail';
-  checks: Record<string, Check>;
+const KnowledgeBasesPage = lazy(() => import('./pages/kb/KnowledgeBasesPage'));
+const KnowledgeBasePage = lazy(() => import('./pages/kb/KnowledgeBasePage'));
+const EntryPage = lazy(() => import('./pages/kb/EntryPage'));
+const AccountPage = lazy(() => import('./pages/account/AccountPage'));
+const AgentsAdminPage = lazy(() => import('./pages/admin/AgentsAdminPage'));
+
+function RequireAuth({ children, admin }: { children: ReactNode; admin?: boolean }) {
+  const { user, loading } = useAuth();
+  const location = useLocation();
+  if (loading) return <Spinner />;
+  if (!user) return <Navigate to={`/login?next=${encodeURIComponent(location.pathname + location.search)}`} replace />;
+  if (admin && user.role !== 'admin') return <Navigate to="/" replace />;
+  return <>{children}</>;
 }
 
-type State = { kind: 'loading' } | { kind: 'loaded'; ready: Readiness; httpStatus: number } | { kind: 'unreachable'; message: string };
-
-async function fetchReadiness(): Promise<State> {
-  try {
-    const res = await fetch('/health/ready', { headers: { Accept: 'application/json' }, cache: 'no-store' });
-    const ready = (await res.json()) as Readiness;
-    return { kind: 'loaded', ready, httpStatus: res.status };
-  } catch (err) {
-    return { kind: 'unreachable', message: err instanceof Error ? err.message : String(err) };
-  }
-}
+const inLayout = (page: ReactNode, admin?: boolean) => (
+  <RequireAuth admin={admin}>
+    <Layout>
+      <Suspense fallback={<Spinner />}>{page}</Suspense>
+    </Layout>
+  </RequireAuth>
+);
 
 export function App() {
-  const [state, setState] = useState<State>({ kind: 'loading' });
-
-  useEffect(() => {
-    let cancelled = false;
-    const load = () => fetchReadiness().then((s) => !cancelled && setState(s));
-    void load();
-    const timer = setInterval(load, 10_000);
-    return () => {
-      cancelled = true;
-      clearInterval(timer);
-    };
-  }, []);
-
   return (
-    <main className="shell">
-      <header className="brand">
-        <img src="/favicon.svg" alt="" width={40} height={40} />
-        <div>
-          <h1>Hearth</h1>
-          <p className="tagline">Your company's AI agents, grounded in your documents, on your own server.</p>
-        </div>
-      </header>
-      <section className="card" aria-live="polite" data-testid="readiness">
-        <h2>System status</h2>
-        {state.kind === 'loading' && <p className="muted">Checking…</p>}
-        {state.kind === 'unreachable' && (
-          <p className="status fail">
-            Server unreachable: <span>{state.message}</span>
-          </p>
-        )}
-        {state.kind === 'loaded' && (
-          <>
-            <p className={`status ${state.ready.status}`} data-testid="readiness-status">
-              {state.ready.status === 'ok' ? 'Ready' : 'Not ready'}
-            </p>
-            <ul className="checks">
-              {Object.entries(state.ready.checks).map(([name, check]) => (
-                <li key={name} className={check.status}>
-                  <span className="dot" aria-hidden="true" />
-                  <span className="name">{name}</span>
-                  <span className="detail">{check.status === 'ok' ? `${check.latencyMs ?? 0} ms` : (check.error ?? 'failing')}</span>
-                </li>
-              ))}
-            </ul>
-          </>
-        )}
-      </section>
-    </main>
+    <BrowserRouter>
+      <AuthProvider>
+        <Routes>
+          <Route path="/login" element={<LoginPage />} />
+          <Route path="/setup" element={<SetupPage />} />
+          <Route path="/status" element={<StatusPage />} />
+          <Route path="/" element={inLayout(<ChatPage />)} />
+          <Route path="/c/:conversationId" element={inLayout(<ChatPage />)} />
+          <Route path="/knowledge" element={inLayout(<KnowledgeBasesPage />)} />
+          <Route path="/knowledge/:kbId" element={inLayout(<KnowledgeBasePage />)} />
+          <Route path="/knowledge/:kbId/entries/:entryId" element={inLayout(<EntryPage />)} />
+          <Route path="/account" element={inLayout(<AccountPage />)} />
+          <Route path="/admin/agents" element={inLayout(<AgentsAdminPage />, true)} />
+          <Route path="*" element={<Navigate to="/" replace />} />
+        </Routes>
+      </AuthProvider>
+    </BrowserRouter>
   );
 }

@@ -1,0 +1,118 @@
+/**
+ * The one way the UI talks to the server: same-origin fetch with the session cookies, the CSRF
+ * token on every state-changing request, one silent refresh of an expired access cookie, and the
+ * API's error body turned into an ApiError whose message is fit to show a person.
+ */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+  }
+}
+
+type Listener = () => void;
+const signedOutListeners = new Set<Listener>();
+/** Called when the session is gone for good (refresh refused): the app sends the person to sign-in. */
+export function onSignedOut(fn: Listener): () => void {
+  signedOutListeners.add(fn);
+  return () => signedOutListeners.delete(fn);
+}
+
+let csrfToken: string | null | undefined;
+async function csrf(): Promise<string | null> {
+  if (csrfToken !== undefined) return csrfToken;
+  const res = await fetch('/api/auth/csrf', { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+  csrfToken = res.ok ? ((await res.json()) as { csrfToken: string | null }).csrfToken : null;
+  return csrfToken;
+}
+/** The CSRF token is bound to the session: a new sign-in or refresh means a new one. */
+export function forgetCsrf(): void {
+  csrfToken = undefined;
+}
+
+let refreshing: Promise<boolean> | undefined;
+async function refresh(): Promise<boolean> {
+  refreshing ??= fetch('/api/auth/refresh', { method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': 'application/json' }, body: '{}' })
+    .then((r) => {
+      forgetCsrf();
+      return r.ok;
+    })
+    .catch(() => false)
+    .finally(() => {
+      refreshing = undefined;
+    });
+  return refreshing;
+}
+
+const NO_REFRESH = new Set(['/api/auth/login', '/api/auth/refresh', '/api/auth/setup', '/api/auth/logout']);
+
+export async function errorFrom(res: Response): Promise<ApiError> {
+  let body: { error?: { code?: string; message?: string; details?: unknown } } | undefined;
+  try {
+    body = (await res.json()) as typeof body;
+  } catch {
+    body = undefined;
+  }
+  const retry = Number(res.headers.get('Retry-After'));
+  const message = body?.error?.message ?? (res.status >= 500 ? 'The server had a problem; try again in a moment.' : `The request failed (${res.status}).`);
+  return new ApiError(res.status, body?.error?.code ?? `http-${res.status}`, message, body?.error?.details, Number.isFinite(retry) && retry > 0 ? retry : undefined);
+}
+
+export interface RequestOptions {
+  method?: string;
+  body?: unknown;
+  form?: FormData;
+  signal?: AbortSignal;
+  accept?: string;
+}
+
+/** A raw response (for streams and downloads); throws ApiError for a non-2xx answer. */
+export async function send(path: string, opts: RequestOptions = {}): Promise<Response> {
+  const method = opts.method ?? (opts.body !== undefined || opts.form ? 'POST' : 'GET');
+  const attempt = async () => {
+    const headers: Record<string, string> = { Accept: opts.accept ?? 'application/json' };
+    if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+    if (method !== 'GET' && method !== 'HEAD') {
+      const token = await csrf();
+      if (token) headers['X-CSRF-Token'] = token;
+    }
+    return fetch(path, { method, credentials: 'same-origin', headers, body: opts.form ?? (opts.body !== undefined ? JSON.stringify(opts.body) : undefined), signal: opts.signal });
+  };
+  let res = await attempt();
+  if (res.status === 401 && !NO_REFRESH.has(path)) {
+    if (await refresh()) res = await attempt();
+    if (res.status === 401) {
+      signedOutListeners.forEach((l) => l());
+    }
+  } else if (res.status === 403 && method !== 'GET') {
+    // A stale CSRF token (the session was rotated in another tab): fetch a fresh one once.
+    const clone = res.clone();
+    const code = ((await clone.json().catch(() => ({}))) as { error?: { code?: string } }).error?.code;
+    if (code === 'csrf-invalid' || code === 'csrf-missing') {
+      forgetCsrf();
+      res = await attempt();
+    }
+  }
+  if (!res.ok) throw await errorFrom(res);
+  return res;
+}
+
+/** JSON in, JSON out. */
+export async function api<T>(path: string, opts: RequestOptions = {}): Promise<T> {
+  const res = await send(path, opts);
+  if (res.status === 204) return undefined as T;
+  return (await res.json()) as T;
+}
+
+/** A message fit to show: the API's own for an ApiError, a plain one otherwise. */
+export function messageOf(err: unknown): string {
+  if (err instanceof ApiError) return err.message;
+  if (err instanceof DOMException && err.name === 'AbortError') return 'Stopped.';
+  if (err instanceof TypeError) return 'The server could not be reached. Check your connection and try again.';
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,1 @@
+export function ChatPage() { return <p>chat</p>; }
