@@ -1,54 +1,354 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
-import { projectRoot } from '../../src/platform/paths';
-import { requireStack, startApp, type AppProcess } from '../support/stack';
+/// <reference lib="dom" />
+import crypto from 'node:crypto';
+import type { Browser, Page } from 'playwright-core';
+import { createDatabase, type Database } from '../../src/platform/db/client';
+import { AuthRepository } from '../../src/modules/auth/auth.repository';
+import { PasswordHasher } from '../../src/modules/auth/auth.passwords';
+import { captureLogger } from '../support/test-app';
+import { fakeOpenAi } from '../support/llm';
+import { requireStack, startApp, waitFor, type AppProcess } from '../support/stack';
+import { launchChromium, newContext, screenshot, seriousA11yViolations, watch } from '../support/browser';
 
-const CHROMIUM = '/usr/bin/chromium';
+const PASSWORD = 'correct horse battery staple 42';
+const suffix = () => crypto.randomBytes(4).toString('hex');
 
-describe('web UI in Chromium', () => {
+// What hostile content tries: script, event handlers, javascript: and data: links, a remote image.
+const PAYLOADS = ['<img src=x onerror=alert(1)>', '<script>alert(2)</script>', '[click me](javascript:alert(3))', '[data link](data:text/html;base64,PHNjcmlwdD5hbGVydCg0KTwvc2NyaXB0Pg==)', '![tracker](https://198.51.100.7/pixel.png)'];
+
+async function signIn(page: Page, base: string, email: string) {
+  await page.goto(`${base}/login`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'New chat' }).waitFor();
+}
+
+async function ask(page: Page, text: string) {
+  await page.getByLabel('Your message').fill(text);
+  await page.getByLabel('Your message').press('Enter');
+}
+
+const lastAnswer = (page: Page) => page.getByTestId('message-assistant').last();
+
+describe('web UI on the real stack (nginx over TLS, PgBouncer, Redis) in Chromium', () => {
   const stack = requireStack();
   let app: AppProcess;
   let browser: Browser;
+  let seed: Database;
+  let upstream: Awaited<ReturnType<typeof fakeOpenAi>>;
+  const admin = { email: `web-admin-${suffix()}@example.com` };
+  const member = { email: `web-member-${suffix()}@example.com` };
+  const hostileAnswer = ['Here is what I found. ', ...PAYLOADS.map((p) => `${p} `), 'End of answer.'];
 
   beforeAll(async () => {
-    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: scripts/test-stack.sh up installs Debian's chromium`);
-    app = await startApp(stack, stack.appPort);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+    upstream = await fakeOpenAi((call) => {
+      const q = call.body.messages.at(-1)!.content;
+      if (call.body.messages[0]!.content.startsWith('Write a title')) return { pieces: ['Hostile ', 'title'], usage: { prompt_tokens: 20, completion_tokens: 2 } };
+      if (q.includes('slowly')) return { pieces: Array.from({ length: 60 }, (_, i) => `word${i} `), delayMs: 120, usage: { prompt_tokens: 30, completion_tokens: 60 } };
+      return { pieces: hostileAnswer, usage: { prompt_tokens: 40, completion_tokens: 12 } };
     });
+    seed = await createDatabase({ url: stack.databaseUrl, poolMax: 1, statementTimeoutMs: 30_000, pgliteDataDir: 'memory://', logger: captureLogger().logger });
+    const repo = new AuthRepository(seed.db);
+    const hash = await new PasswordHasher(10).hash(PASSWORD);
+    await repo.insertUser({ email: admin.email, name: 'Ada Admin', role: 'admin', passwordHash: hash, emailVerified: true });
+    await repo.insertUser({ email: member.email, name: 'Max Member', role: 'member', passwordHash: hash, emailVerified: true });
+    app = await startApp(stack, stack.appPort);
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
     await app?.stop();
+    await upstream?.close();
+    await seed?.close();
   });
 
-  it('when a person opens Hearth through nginx, then the page shows the product and a ready system, with no CSP violation or script error', async () => {
-    // The test stack's certificate is self-signed; the TLS handshake itself is checked in test/stack.
-    const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1100, height: 700 } });
+  it('when a person signs in, uploads two documents and asks, then both progress bars reach ready, the answer streams with a citation that opens the right passage, and an expired session returns them to where they were', async () => {
+    const context = await newContext(browser);
     const page = await context.newPage();
-    const problems: string[] = [];
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') problems.push(msg.text());
-    });
-    page.on('pageerror', (err) => problems.push(err.message));
-    const response = await page.goto(stack.httpsUrl, { waitUntil: 'networkidle' });
-    expect(response?.status()).toBe(200);
-    expect(response?.headers()['content-security-policy']).toContain("script-src 'self'");
+    const seen = watch(page, stack.httpsUrl);
 
-    await expect(page.title()).resolves.toBe('Hearth');
-    await page.getByRole('heading', { name: 'Hearth' }).waitFor();
-    const status = page.getByTestId('readiness-status');
-    await status.waitFor();
-    expect(await status.textContent()).toBe('Ready');
-    const checks = await page.locator('.checks li .name').allTextContents();
-    expect(checks).toEqual(expect.arrayContaining(['database', 'migrations', 'redis']));
+    // A wrong password is refused with the API's message, then the right one signs in.
+    await page.goto(`${stack.httpsUrl}/login`);
+    await screenshot(page, 'sign-in');
+    await page.getByLabel('Email').fill(member.email);
+    await page.getByLabel('Password').fill('not the password at all');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByTestId('login-error').waitFor();
+    expect(await page.getByTestId('login-error').textContent()).toMatch(/email or password/i);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'New chat' }).waitFor();
 
-    const shots = path.join(projectRoot(), 'reports');
-    fs.mkdirSync(shots, { recursive: true });
-    await page.screenshot({ path: path.join(shots, 'web-home.png'), fullPage: true });
-    expect(problems).toEqual([]);
+    // A knowledge base with two documents, uploaded at once.
+    const kbName = `Handbook ${suffix()}`;
+    await page.getByRole('link', { name: 'Knowledge' }).click();
+    await page.getByLabel('Name').fill(kbName);
+    await page.getByLabel('Visibility').selectOption('organization');
+    await page.getByRole('button', { name: 'Create knowledge base' }).click();
+    await page.getByRole('heading', { name: kbName }).waitFor();
+    const travel = `# Travel policy\n\nHotel stays are reimbursed up to 180 euros per night in every city.\n\nTrains are booked in second class.\n`;
+    const parking = `# Parking\n\nGuests park in the visitor garage on level minus two, next to the lifts.\n`;
+    await page.getByLabel('Upload files').setInputFiles([
+      { name: 'travel-policy.md', mimeType: 'text/markdown', buffer: Buffer.from(travel) },
+      { name: 'parking.txt', mimeType: 'text/plain', buffer: Buffer.from(parking) },
+    ]);
+    const rows = page.getByTestId('upload-row');
+    await waitFor('two upload rows', async () => (await rows.count()) === 2);
+    for (const i of [0, 1]) await rows.nth(i).getByTestId('upload-status').filter({ hasText: /^Ready$/ }).waitFor({ timeout: 30_000 });
+    expect(await rows.locator('progress').count()).toBe(2);
+    await page.getByRole('link', { name: /travel-policy/ }).first().waitFor();
+    await screenshot(page, 'knowledge-base');
+
+    // Retrieval can be tried from the knowledge base page.
+    await page.getByLabel('Search this knowledge base').fill('hotel night');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByTestId('search-hit').first().waitFor();
+    expect(await page.getByTestId('search-hit').first().textContent()).toContain('180 euros');
+
+    // The answer streams and cites the travel policy; the chip opens the passage.
+    await page.getByRole('link', { name: 'Chat' }).click();
+    await page.getByRole('button', { name: 'New chat' }).click();
+    await ask(page, 'How much is reimbursed for a hotel night?');
+    const answer = lastAnswer(page);
+    await answer.getByTestId('citation-chip').first().waitFor({ timeout: 20_000 });
+    expect(await answer.textContent()).toContain('180 euros');
+    await answer.getByTestId('answer-tokens').waitFor();
+    expect(await answer.getByTestId('answer-tokens').textContent()).toMatch(/^\d[\d,.]* tokens$/);
+    await answer.getByTestId('citation-chip').filter({ hasText: 'travel-policy' }).first().click();
+    const panel = answer.getByTestId('citation-panel');
+    await panel.waitFor();
+    expect(await panel.textContent()).toContain('revision 1');
+    expect(await panel.locator('blockquote').textContent()).toContain('180 euros');
+    await screenshot(page, 'chat-citation');
+    expect(await seriousA11yViolations(page)).toEqual([]);
+    await panel.getByRole('link', { name: /Open the passage/ }).click();
+    await page.getByRole('heading', { name: 'Revision 1' }).waitFor();
+    expect(await page.locator('mark').first().textContent()).toContain('180 euros');
+    await screenshot(page, 'entry-passage');
+
+    // The session expires: the next step goes to sign-in, and signing in comes back here.
+    const here = new URL(page.url());
+    await context.clearCookies();
+    await page.reload();
+    await page.waitForURL(/\/login\?next=/);
+    await page.getByLabel('Email').fill(member.email);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL((u) => u.pathname === here.pathname);
+    expect(new URL(page.url()).search).toBe(here.search);
+
+    expect(seen).toEqual({ dialogs: [], foreignRequests: [], problems: [] });
     await context.close();
-  });
+  }, 120_000);
+
+  it('when an answer streams, then Stop keeps the partial answer, Regenerate makes a second version, and Esc stops too', async () => {
+    const context = await newContext(browser);
+    const page = await context.newPage();
+    const seen = watch(page, stack.httpsUrl);
+    await signIn(page, stack.httpsUrl, admin.email);
+    const slug = await fakeAgent(page, 'Slow');
+
+    await page.goto(`${stack.httpsUrl}/`);
+    await page.getByLabel('Agent').selectOption(slug);
+    await ask(page, 'Please answer slowly');
+    const answer = lastAnswer(page);
+    await waitFor('a few streamed words', async () => ((await page.locator('[data-testid="message-assistant"][aria-busy="true"]').textContent({ timeout: 5000 })) ?? '').includes('word3'));
+    await screenshot(page, 'chat-streaming');
+    await page.getByRole('button', { name: 'Stop' }).click();
+    await answer.getByTestId('answer-stopped').waitFor();
+    const partial = (await answer.locator('.markdown').textContent()) ?? '';
+    expect(partial).toContain('word0');
+    expect(partial).not.toContain('word59');
+    // Kept on the server: a reload shows the same partial answer, marked stopped.
+    await page.reload();
+    await lastAnswer(page).getByTestId('answer-stopped').waitFor();
+    expect(await lastAnswer(page).locator('.markdown').textContent()).toBe(partial);
+
+    await lastAnswer(page).getByRole('button', { name: 'Regenerate' }).click();
+    const streamingAnswer = page.locator('[data-testid="message-assistant"][aria-busy="true"]');
+    await waitFor('the second version streaming', async () => ((await streamingAnswer.textContent({ timeout: 5000 })) ?? '').includes('word2'));
+    await page.keyboard.press('Escape');
+    await lastAnswer(page).getByTestId('answer-stopped').waitFor();
+    expect(await lastAnswer(page).getByLabel('Version 2 of 2').count()).toBe(1);
+    await lastAnswer(page).getByRole('button', { name: 'Previous version' }).click();
+    expect(await lastAnswer(page).locator('.markdown').textContent()).toBe(partial);
+
+    // Editing the question makes a branch beside the first one.
+    await page.getByTestId('message-user').last().getByRole('button', { name: 'Edit' }).click();
+    await page.getByLabel('Edit your question').fill('Please answer slowly, edited');
+    await page.getByRole('button', { name: 'Send', exact: true }).first().click();
+    await waitFor('the edited branch streaming', async () => ((await streamingAnswer.textContent({ timeout: 5000 })) ?? '').includes('word1'));
+    await page.getByRole('button', { name: 'Stop' }).click();
+    await lastAnswer(page).getByTestId('answer-stopped').waitFor();
+    expect(await page.getByTestId('message-user').last().getByLabel('Version 2 of 2').count()).toBe(1);
+    expect(seen).toEqual({ dialogs: [], foreignRequests: [], problems: [] });
+    await context.close();
+  }, 120_000);
+
+  it('when a document, a file name, a question and the model itself carry XSS payloads, then each is shown as visible text and nothing fires or loads', async () => {
+    const context = await newContext(browser);
+    const page = await context.newPage();
+    const seen = watch(page, stack.httpsUrl);
+    await signIn(page, stack.httpsUrl, admin.email);
+
+    // A hostile document with a hostile file name.
+    const kbName = `Hostile ${suffix()}`;
+    await page.goto(`${stack.httpsUrl}/knowledge`);
+    await page.getByLabel('Name').fill(kbName);
+    await page.getByRole('button', { name: 'Create knowledge base' }).click();
+    await page.getByRole('heading', { name: kbName }).waitFor();
+    const fileName = `<img src=x onerror=alert(9)>.md`;
+    await page.getByLabel('Upload files').setInputFiles([{ name: fileName, mimeType: 'text/markdown', buffer: Buffer.from(`# Zebra crossing rules\n\nThe zebra crossing rule is simple. ${PAYLOADS.join(' ')} Zebras always cross at the stripes.\n`) }]);
+    await page.getByTestId('upload-status').filter({ hasText: /^Ready$/ }).waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId('upload-row').first().textContent()).toContain('<img src=x onerror=alert(9)>');
+
+    // The built-in provider quotes the document; the question carries a payload of its own.
+    await page.goto(`${stack.httpsUrl}/`);
+    await ask(page, `What is the zebra crossing rule? <script>alert(5)</script><img src=y onerror=alert(6)>`);
+    await lastAnswer(page).getByTestId('citation-chip').first().waitFor({ timeout: 20_000 });
+    expect(await page.getByTestId('message-user').last().textContent()).toContain('<script>alert(5)</script>');
+    expect(await lastAnswer(page).textContent()).toContain('onerror=alert(1)');
+    await lastAnswer(page).getByTestId('citation-chip').first().click();
+    expect(await lastAnswer(page).getByTestId('citation-panel').textContent()).toContain('<img src=x onerror=alert(9)>');
+
+    // The model's own answer is hostile too.
+    const slug = await fakeAgent(page, 'Hostile model');
+    await page.goto(`${stack.httpsUrl}/`);
+    await page.getByLabel('Agent').selectOption(slug);
+    await ask(page, 'Say something nasty');
+    await waitFor('the hostile answer', async () => ((await lastAnswer(page).textContent()) ?? '').includes('End of answer.'));
+    await lastAnswer(page).getByTestId('answer-tokens').waitFor();
+    const text = (await lastAnswer(page).textContent()) ?? '';
+    expect(text).toContain('<img src=x onerror=alert(1)>');
+    expect(text).toContain('<script>alert(2)</script>');
+    expect(text).toContain('click me');
+    // Links: javascript: and data: are not links at all; the image is not an image.
+    const hrefs = await lastAnswer(page).locator('a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+    expect(hrefs.filter((h) => h && /^(javascript|data):/i.test(h))).toEqual([]);
+    expect(await page.locator('main img[src^="http"], main img[src="x"], main img[src="y"]').count()).toBe(0);
+    expect(await page.locator('main script').count()).toBe(0);
+    await screenshot(page, 'chat-hostile');
+    await page.waitForTimeout(300);
+    expect(seen).toEqual({ dialogs: [], foreignRequests: [], problems: [] });
+    await context.close();
+  }, 120_000);
+
+  it('when the provider is down, then the person sees its message, not a stack trace', async () => {
+    const context = await newContext(browser);
+    const page = await context.newPage();
+    await signIn(page, stack.httpsUrl, admin.email);
+    const slug = await fakeAgent(page, 'Unreachable', 'http://127.0.0.1:9/v1');
+    await page.goto(`${stack.httpsUrl}/`);
+    await page.getByLabel('Agent').selectOption(slug);
+    await ask(page, 'Anyone there?');
+    const shown = page.getByTestId('answer-error').or(page.getByTestId('chat-error')).first();
+    await shown.waitFor({ timeout: 30_000 });
+    const message = (await shown.textContent()) ?? '';
+    expect(message).toMatch(/could not be reached|unavailable|paused/i);
+    expect(message).not.toMatch(/at .*\.js:\d+/);
+    await context.close();
+  }, 90_000);
+
+  it('when the screen is 375 px wide, then nothing overflows, the sidebars fold away and open on demand', async () => {
+    const context = await newContext(browser, 375, 740);
+    const page = await context.newPage();
+    await signIn(page, stack.httpsUrl, member.email);
+    await ask(page, 'How much is reimbursed for a hotel night?');
+    await lastAnswer(page).getByTestId('answer-tokens').waitFor({ timeout: 20_000 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    expect(await page.getByRole('list', { name: 'Conversations' }).isVisible()).toBe(false);
+    await screenshot(page, 'phone-chat');
+    await page.getByRole('button', { name: 'Conversations' }).click();
+    expect(await page.getByRole('list', { name: 'Conversations' }).isVisible()).toBe(true);
+    await screenshot(page, 'phone-conversations');
+    await page.getByRole('button', { name: 'Menu' }).click();
+    await page.getByRole('link', { name: 'Knowledge' }).click();
+    await page.getByRole('heading', { name: /Knowledge/ }).first().waitFor();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
+    await screenshot(page, 'phone-knowledge');
+    await context.close();
+  }, 90_000);
+
+  it('when each main screen is scanned with axe-core, then none has a serious violation', async () => {
+    const context = await newContext(browser);
+    const page = await context.newPage();
+    await page.goto(`${stack.httpsUrl}/login`);
+    expect(await seriousA11yViolations(page)).toEqual([]);
+    await signIn(page, stack.httpsUrl, admin.email);
+    const found: Record<string, string[]> = {};
+    for (const [name, path] of [['chat', '/'], ['knowledge', '/knowledge'], ['account', '/account'], ['agents', '/admin/agents']] as const) {
+      await page.goto(`${stack.httpsUrl}${path}`);
+      await page.getByRole('heading', { level: 1 }).first().waitFor();
+      await page.waitForLoadState('networkidle');
+      found[name] = await seriousA11yViolations(page);
+      await screenshot(page, `screen-${name}`);
+    }
+    expect(found).toEqual({ chat: [], knowledge: [], account: [], agents: [] });
+    await context.close();
+  }, 90_000);
+
+  /** An admin-made provider on the local fake upstream and an agent on it; returns the agent's slug. */
+  async function fakeAgent(page: Page, name: string, baseUrl = upstream.baseUrl): Promise<string> {
+    const slug = `${name.toLowerCase().replace(/\s+/g, '-')}-${suffix()}`;
+    const made = await page.evaluate(
+      async ({ slug, name, baseUrl }) => {
+        const csrf = ((await (await fetch('/api/auth/csrf')).json()) as { csrfToken: string }).csrfToken;
+        const post = async (path: string, body: unknown) => {
+          const r = await fetch(path, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf }, body: JSON.stringify(body) });
+          return { status: r.status, body: (await r.json()) as Record<string, { id: string }> };
+        };
+        const provider = await post('/api/providers', { name: `${name} upstream ${slug}`, type: 'openai', baseUrl, apiKey: 'sk-local', models: ['fake-model'], defaultModel: 'fake-model' });
+        const agent = await post('/api/agents', { slug, name, providerId: provider.body.provider?.id, model: 'fake-model', retrievalK: 0 });
+        return [provider.status, agent.status];
+      },
+      { slug, name, baseUrl },
+    );
+    expect(made).toEqual([201, 201]);
+    return slug;
+  }
+});
+
+describe('first run on the embedded default (PGlite, no Redis) through nginx', () => {
+  const stack = requireStack();
+
+  it('when a newcomer opens the printed setup link, then they create the admin, upload a file and get a cited answer from the default agent', async () => {
+    const app = await startApp(stack, stack.appPort, { DATABASE_URL: '', MIGRATION_DATABASE_URL: '', REDIS_URL: '', PUBLIC_URL: stack.httpsUrl });
+    const browser = await launchChromium();
+    try {
+      const link = await waitFor('the setup link in the log', async () => app.logs.find((l) => l.message === 'auth.setup.link')?.setupLink as string | undefined);
+      expect(link.startsWith(`${stack.httpsUrl}/setup?token=`)).toBe(true);
+      const context = await newContext(browser);
+      const page = await context.newPage();
+      const seen = watch(page, stack.httpsUrl);
+      await page.goto(link);
+      await page.getByLabel('Your name').fill('First Admin');
+      await page.getByLabel('Email').fill('first@example.com');
+      await page.getByLabel('Password').fill(PASSWORD);
+      await screenshot(page, 'setup');
+      await page.getByRole('button', { name: 'Create admin and sign in' }).click();
+      await page.getByRole('button', { name: 'New chat' }).waitFor();
+
+      await page.getByRole('link', { name: 'Knowledge' }).click();
+      await page.getByLabel('Name').fill('Company handbook');
+      await page.getByRole('button', { name: 'Create knowledge base' }).click();
+      await page.getByRole('heading', { name: 'Company handbook' }).waitFor();
+      await page.getByLabel('Upload files').setInputFiles([{ name: 'holidays.txt', mimeType: 'text/plain', buffer: Buffer.from('Holidays\n\nEveryone gets 30 days of paid holiday per year, plus public holidays.\n') }]);
+      await page.getByTestId('upload-status').filter({ hasText: /^Ready$/ }).waitFor({ timeout: 30_000 });
+
+      await page.getByRole('link', { name: 'Chat' }).click();
+      await ask(page, 'How many days of paid holiday do I get?');
+      await lastAnswer(page).getByTestId('citation-chip').first().waitFor({ timeout: 20_000 });
+      expect(await lastAnswer(page).textContent()).toContain('30 days');
+      await screenshot(page, 'first-answer');
+      // The link worked once: opening it again says the instance is set up.
+      await page.goto(link);
+      await page.getByText('Hearth is already set up.').waitFor();
+      expect(seen).toEqual({ dialogs: [], foreignRequests: [], problems: [] });
+      await context.close();
+    } finally {
+      await browser.close();
+      await app.stop();
+    }
+  }, 120_000);
 });
