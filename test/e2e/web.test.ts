@@ -20,7 +20,7 @@ async function signIn(page: Page, base: string, email: string) {
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('button', { name: 'New chat' }).waitFor();
+  await page.getByLabel('Your message').waitFor();
 }
 
 async function ask(page: Page, text: string) {

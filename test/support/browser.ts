@@ -31,7 +31,7 @@ export function watch(page: Page, ownOrigin: string) {
     if (!url.startsWith(ownOrigin) && !url.startsWith('data:') && !url.startsWith('blob:')) foreignRequests.push(url);
   });
   page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of 40[134]|status of 409|status of 422|status of 429|status of 503/.test(m.text())) problems.push(m.text());
+    if (m.type() === 'error' && !/status of 40[0134]|status of 409|status of 422|status of 429|status of 503/.test(m.text())) problems.push(m.text());
   });
   page.on('pageerror', (e) => problems.push(e.message));
   return { dialogs, foreignRequests, problems };

@@ -194,7 +194,7 @@ export class OpenAiProvider implements ChatProvider {
 
   async *stream(req: ChatRequest): AsyncIterable<ChatEvent> {
     const clocks = callClocks(this.opts, req.signal);
-    const fail = (err: unknown) => providerFailure(this.name, err, clocks, req.signal, this.opts, err instanceof OpenAI.APIError ? { status: typeof err.status === 'number' ? err.status : undefined, message: (err.error as { message?: string } | undefined)?.message ?? err.message } : undefined);
+    const fail = (err: unknown) => providerFailure(this.name, err, clocks, req.signal, this.opts, err instanceof OpenAI.APIError && !(err instanceof OpenAI.APIConnectionError) ? { status: typeof err.status === 'number' ? err.status : undefined, message: (err.error as { message?: string } | undefined)?.message ?? err.message } : undefined);
     try {
       let stream;
       try {
@@ -326,7 +326,7 @@ export class AnthropicProvider implements ChatProvider {
 
   async *stream(req: ChatRequest): AsyncIterable<ChatEvent> {
     const clocks = callClocks(this.opts, req.signal);
-    const fail = (err: unknown) => providerFailure(this.name, err, clocks, req.signal, this.opts, err instanceof Anthropic.APIError ? { status: typeof err.status === 'number' ? err.status : undefined, message: (err.error as { error?: { message?: string } } | undefined)?.error?.message ?? err.message } : undefined);
+    const fail = (err: unknown) => providerFailure(this.name, err, clocks, req.signal, this.opts, err instanceof Anthropic.APIError && !(err instanceof Anthropic.APIConnectionError) ? { status: typeof err.status === 'number' ? err.status : undefined, message: (err.error as { error?: { message?: string } } | undefined)?.error?.message ?? err.message } : undefined);
     const system = req.messages.filter((m) => m.role === 'system').map((m) => m.content).join('\n\n');
     const turns: { role: 'user' | 'assistant'; content: string }[] = [];
     for (const m of req.messages) {

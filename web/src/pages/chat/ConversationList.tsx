@@ -71,7 +71,7 @@ function ConversationItem({ conversation, active, onRename, onDelete }: { conver
             ✎
           </button>
           <button type="button" className="icon" aria-label={`Delete ${conversation.title}`} onClick={() => setMode('confirm')}>
-            🗑
+            ×
           </button>
         </span>
       )}
