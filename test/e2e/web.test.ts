@@ -1,5 +1,6 @@
 /// <reference lib="dom" />
 import crypto from 'node:crypto';
+import { Secret, TOTP } from 'otpauth';
 import type { Browser, Page } from 'playwright-core';
 import { createDatabase, type Database } from '../../src/platform/db/client';
 import { AuthRepository } from '../../src/modules/auth/auth.repository';
@@ -269,6 +270,59 @@ describe('web UI on the real stack (nginx over TLS, PgBouncer, Redis) in Chromiu
     await screenshot(page, 'phone-knowledge');
     await context.close();
   }, 90_000);
+
+  it('when a person turns on 2FA from the QR code, stores the recovery codes and makes an API key, then the next sign-in asks for a code and the key, shown once, works on /v1', async () => {
+    const email = `web-2fa-${suffix()}@example.com`;
+    const hash = await new PasswordHasher(10).hash(PASSWORD);
+    await new AuthRepository(seed.db).insertUser({ email, name: 'Tess Totp', role: 'member', passwordHash: hash, emailVerified: true });
+    const context = await newContext(browser);
+    const page = await context.newPage();
+    const seen = watch(page, stack.httpsUrl);
+    await signIn(page, stack.httpsUrl, email);
+    await page.getByRole('link', { name: 'Account' }).click();
+    await page.getByRole('button', { name: 'Turn on' }).click();
+    await page.getByTestId('totp-password-form').getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByTestId('totp-qr').waitFor();
+    expect(await page.getByTestId('totp-qr').getAttribute('src')).toMatch(/^data:image\/png;base64,/);
+    const secret = ((await page.getByTestId('totp-secret').textContent()) ?? '').replace(/\s+/g, '');
+    const totp = new TOTP({ algorithm: 'SHA1', digits: 6, period: 30, secret: Secret.fromBase32(secret) });
+    await page.getByLabel('6-digit code').fill(totp.generate());
+    await page.getByRole('button', { name: 'Confirm and turn on' }).click();
+    await page.getByTestId('recovery-codes').waitFor();
+    expect(await page.getByTestId('recovery-codes').locator('li').count()).toBeGreaterThanOrEqual(8);
+    const recovery = ((await page.getByTestId('recovery-codes').locator('li').first().textContent()) ?? '').trim();
+    await screenshot(page, 'account-recovery-codes');
+    await page.getByRole('button', { name: 'I have stored the codes' }).click();
+    expect(await page.getByTestId('profile-2fa').textContent()).toContain('On');
+
+    await page.getByLabel('Key name').fill('Laptop script');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const key = await page.getByTestId('new-api-key').inputValue();
+    expect(key).toMatch(/^hk_/);
+    await page.getByText('This key is shown only once.').waitFor();
+    const models = await fetch(`${app.baseUrl}/v1/models`, { headers: { Authorization: `Bearer ${key}` } });
+    expect(models.status).toBe(200);
+    await page.getByRole('button', { name: 'Done' }).click();
+    expect(await page.getByTestId('new-api-key').count()).toBe(0);
+    expect(await page.getByTestId('api-key-row').count()).toBe(1);
+
+    // Sign out and in again: the password is not enough any more.
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const code = page.getByLabel('6-digit code from your authenticator app');
+    await code.waitFor();
+    await screenshot(page, 'sign-in-2fa');
+    // The code just used is spent (replay); a stored recovery code signs in instead.
+    await page.getByRole('button', { name: 'Use a recovery code instead' }).click();
+    await page.getByLabel('Recovery code').fill(recovery);
+    await page.getByRole('button', { name: 'Verify and sign in' }).click();
+    await page.getByLabel('Your message').waitFor();
+    expect(seen).toEqual({ dialogs: [], foreignRequests: [], problems: [] });
+    await context.close();
+  }, 120_000);
 
   it('when each main screen is scanned with axe-core, then none has a serious violation', async () => {
     const context = await newContext(browser);

@@ -1,4 +1,4 @@
-import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
+import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { useLocation, useNavigate } from 'react-router';
 import { api, ApiError, forgetCsrf, onSignedOut } from './api';
 import type { User } from './types';
@@ -15,6 +15,9 @@ const AuthContext = createContext<AuthState | null>(null);
 export function AuthProvider({ children }: { children: ReactNode }) {
   const [user, setUserState] = useState<User | null>(null);
   const [loading, setLoading] = useState(true);
+  // Read by the signed-out listener: a 401 after signing out on purpose is no expired session.
+  const userRef = useRef<User | null>(null);
+  userRef.current = user;
   const navigate = useNavigate();
   const location = useLocation();
 
@@ -36,6 +39,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   useEffect(
     () =>
       onSignedOut(() => {
+        if (!userRef.current) return;
         setUserState(null);
         const here = location.pathname + location.search;
         if (!here.startsWith('/login') && !here.startsWith('/setup')) navigate(`/login?next=${encodeURIComponent(here)}`, { replace: true });
@@ -48,14 +52,14 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     setUserState(u);
   }, []);
   const signOut = useCallback(async () => {
+    userRef.current = null;
     try {
       await api('/api/auth/logout', { method: 'POST' });
     } finally {
-      forgetCsrf();
-      setUserState(null);
-      navigate('/login', { replace: true });
+      // A full load: nothing of the last person's data stays in memory on a shared computer.
+      window.location.replace('/login');
     }
-  }, [navigate]);
+  }, []);
 
   const value = useMemo(() => ({ user, loading, setUser, reload, signOut }), [user, loading, setUser, reload, signOut]);
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;

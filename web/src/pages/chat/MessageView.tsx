@@ -123,7 +123,7 @@ export function AnswerView({ message, versions, streaming, children }: { message
             </button>
           </header>
           <blockquote>{open.quote}</blockquote>
-          <Link to={`/knowledge/${open.kbId}/entries/${open.entryId}?revision=${open.revisionNumber}&chunk=${open.chunkId}`}>Open the passage in its document</Link>
+          <Link to={`/knowledge/${open.kbId}/entries/${open.entryId}?revision=${open.revisionNumber}&chunk=${open.chunkId}`} state={{ quote: open.quote }}>Open the passage in its document</Link>
         </aside>
       )}
       <div className="message-actions">
