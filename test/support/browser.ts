@@ -37,9 +37,9 @@ export function watch(page: Page, ownOrigin: string) {
   return { dialogs, foreignRequests, problems };
 }
 
-export async function newContext(browser: Browser, width = 1200, height = 800): Promise<BrowserContext> {
+export async function newContext(browser: Browser, width = 1200, height = 800, colorScheme: 'light' | 'dark' = 'light'): Promise<BrowserContext> {
   // The test stack's certificate is self-signed; the TLS handshake itself is checked in test/stack.
-  return browser.newContext({ ignoreHTTPSErrors: true, viewport: { width, height }, permissions: ['clipboard-read', 'clipboard-write'] });
+  return browser.newContext({ ignoreHTTPSErrors: true, viewport: { width, height }, colorScheme, permissions: ['clipboard-read', 'clipboard-write'] });
 }
 
 const shots = path.join(projectRoot(), 'reports', 'screenshots');

@@ -6,6 +6,23 @@ import rehypeHighlight from 'rehype-highlight';
 import 'highlight.js/styles/github.css';
 import './markdown.css';
 
+interface MdNode {
+  type: string;
+  value?: string;
+  children?: MdNode[];
+}
+/**
+ * Raw HTML in a document or an answer is shown as the text it is (never parsed, never dropped),
+ * so a person sees exactly what an attacker wrote.
+ */
+function remarkHtmlAsText() {
+  const walk = (node: MdNode) => {
+    if (node.type === 'html') node.type = 'text';
+    node.children?.forEach(walk);
+  };
+  return (tree: MdNode) => walk(tree);
+}
+
 /** Only http(s), mailto and in-app links survive; `javascript:` and `data:` become inert text. */
 function safeUrl(url: string): string {
   const out = defaultUrlTransform(url);
@@ -68,7 +85,7 @@ const components: Components = {
 export const Markdown = memo(function Markdown({ text }: { text: string }) {
   return (
     <div className="markdown">
-      <ReactMarkdown remarkPlugins={[remarkGfm]} rehypePlugins={[rehypeSanitize, [rehypeHighlight, { detect: false, ignoreMissing: true }]]} components={components} urlTransform={safeUrl}>
+      <ReactMarkdown remarkPlugins={[remarkGfm, remarkHtmlAsText]} rehypePlugins={[rehypeSanitize, [rehypeHighlight, { detect: false, ignoreMissing: true }]]} components={components} urlTransform={safeUrl}>
         {text}
       </ReactMarkdown>
     </div>
