@@ -186,6 +186,20 @@ describe('web UI on the real stack (nginx over TLS, PgBouncer, Redis) in Chromiu
     await page.getByRole('button', { name: 'Stop' }).click();
     await lastAnswer(page).getByTestId('answer-stopped').waitFor();
     expect(await page.getByTestId('message-user').last().getByLabel('Version 2 of 2').count()).toBe(1);
+
+    // Leaving for a new chat while an answer streams stops it there; the new chat starts clean.
+    const before = page.url();
+    await ask(page, 'Please answer slowly once more');
+    await waitFor('the third answer streaming', async () => ((await streamingAnswer.textContent({ timeout: 5000 })) ?? '').includes('word1'));
+    await page.getByRole('button', { name: 'New chat' }).click();
+    await page.getByLabel('Agent').waitFor();
+    expect(await page.getByTestId('message-assistant').count()).toBe(0);
+    await ask(page, 'Hello from a clean chat');
+    await page.getByTestId('message-assistant').getByTestId('answer-tokens').waitFor({ timeout: 20_000 });
+    expect(await page.getByTestId('message-user').allTextContents()).toEqual([expect.stringContaining('Hello from a clean chat')]);
+    expect(await page.getByTestId('chat-error').count()).toBe(0);
+    await page.goto(before);
+    await waitFor('the stopped third answer saved', async () => (await lastAnswer(page).getByTestId('answer-stopped').count()) === 1 && ((await page.getByTestId('message-user').last().textContent()) ?? '').includes('once more'));
     expect(seen).toEqual({ dialogs: [], foreignRequests: [], problems: [] });
     await context.close();
   }, 120_000);

@@ -135,6 +135,25 @@ describe('conversations with the built-in extractive provider', () => {
     expect((await askAs(admin.auth)).map((c) => c.entryId)).toContain(doc.entry.id);
   });
 
+  it('when one knowledge base the caller may read is embedded with a provider this instance no longer has, then answers still draw on the others, and a search of only that one says why it cannot run', async () => {
+    const { auth } = await person(t);
+    const gone = await newKb(t, auth, { name: 'Embedded elsewhere', visibility: 'private' });
+    await addText(t, auth, gone.id, 'Old notes', 'The quartermaster keeps the keys to the boathouse.');
+    // As if EMBEDDING_PROVIDER had been changed since: this instance has no such embedder.
+    await t.database.db.execute(sql`UPDATE knowledge_bases SET embedding_provider = 'openai', embedding_model = 'retired-model' WHERE id = ${gone.id}`);
+    const kept = await newKb(t, auth, { name: 'Current', visibility: 'private' });
+    await addText(t, auth, kept.id, 'Boathouse', 'The boathouse opens at seven for the rowing club.');
+    const conv = (await request(t.app).post('/api/conversations').set(auth).send({ agent: 'assistant' })).body.conversation;
+    const res = await ask(t.app, auth, conv.id, 'When does the boathouse open?');
+    expect(res.events.at(-1)!.event).toBe('done');
+    const cited = (res.events.find((e) => e.event === 'citations')!.data as { citations: { kbId: string }[] }).citations.map((c) => c.kbId);
+    expect(cited).toContain(kept.id);
+    expect(cited).not.toContain(gone.id);
+    const alone = await request(t.app).get(`/api/knowledge-bases/${gone.id}/search`).query({ q: 'boathouse' }).set(auth);
+    expect(alone.status).toBeGreaterThanOrEqual(400);
+    expect(alone.body.error.message).toMatch(/not configured/);
+  });
+
   it('when nothing relevant is found, then the answer says so and how to configure a model', async () => {
     const { auth } = await person(t);
     const conv = await request(t.app).post('/api/conversations').set(auth).send({ agent: 'assistant' });

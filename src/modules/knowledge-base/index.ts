@@ -81,7 +81,7 @@ export function createKnowledgeBaseModule(deps: KnowledgeBaseModuleDeps) {
     }
     ensured.add(dimensions);
   };
-  const service = new KnowledgeBaseService(new KbRepository(db), deps.audit, embeddingDefaults(config), db, { embedderFor, usage, ensureVectorIndex, exactScanMaxChunks: config.ingest.exactScanMaxChunks });
+  const service = new KnowledgeBaseService(new KbRepository(db), deps.audit, embeddingDefaults(config), db, { embedderFor, usage, ensureVectorIndex, exactScanMaxChunks: config.ingest.exactScanMaxChunks, logger: deps.logger });
   const ingestor = new Ingestor({ repo: entriesRepo, queue: deps.queue, usage, embedderFor, cpu, logger: deps.logger, settings: config.ingest });
   const entries = new KbEntriesService(entriesRepo, service, ingestor, deps.audit, { uploadMaxBytes: config.limits.uploadMaxBytes, urlImport: config.urlImport });
   const events = new JobEvents(entriesRepo, deps.logger);

@@ -5,6 +5,7 @@ import type { Db } from '../../platform/db/client';
 import { hybridSearch, type SearchHit } from './kb.search';
 import type { AuditService } from '../../platform/audit/audit.service';
 import type { Principal } from '../auth';
+import type { Logger } from '../../platform/logger';
 import type { KbRepository, KbStats, KnowledgeBaseRow } from './kb.repository';
 
 export interface PublicKnowledgeBase {
@@ -40,7 +41,7 @@ export class KnowledgeBaseService {
     private readonly audit: AuditService,
     private readonly defaults: KbDefaults,
     private readonly db: Db,
-    private readonly deps: { embedderFor: (kb: KnowledgeBaseRow) => Embedder; usage: UsageRecorder; ensureVectorIndex: (dimensions: number) => Promise<void>; exactScanMaxChunks: number },
+    private readonly deps: { embedderFor: (kb: KnowledgeBaseRow) => Embedder; usage: UsageRecorder; ensureVectorIndex: (dimensions: number) => Promise<void>; exactScanMaxChunks: number; logger?: Logger },
   ) {}
 
   /** What a knowledge base created now (or re-indexed now) is embedded with. */
@@ -89,16 +90,25 @@ export class KnowledgeBaseService {
       groups.set(key, [...(groups.get(key) ?? []), kb]);
     }
     const lists: SearchHit[][] = [];
+    let failure: unknown;
     for (const group of groups.values()) {
       const first = group[0]!;
-      const embedder = this.deps.embedderFor(first);
-      const query = await embedder.embed([text]);
-      if (embedder.provider !== 'local') {
-        await this.deps.usage.record({ userId: p.user.id, apiKeyId: p.apiKey?.id ?? null, agentId: usage?.agentId ?? null, conversationId: usage?.conversationId ?? null, kind: 'embedding', provider: embedder.provider, model: embedder.model, promptTokens: query.promptTokens, source: query.source, latencyMs: query.latencyMs });
+      try {
+        const embedder = this.deps.embedderFor(first);
+        const query = await embedder.embed([text]);
+        if (embedder.provider !== 'local') {
+          await this.deps.usage.record({ userId: p.user.id, apiKeyId: p.apiKey?.id ?? null, agentId: usage?.agentId ?? null, conversationId: usage?.conversationId ?? null, kind: 'embedding', provider: embedder.provider, model: embedder.model, promptTokens: query.promptTokens, source: query.source, latencyMs: query.latencyMs });
+        }
+        const { hits } = await hybridSearch(this.db, { kbIds: group.map((kb) => kb.id), dimensions: first.embeddingDimensions, languages: [...new Set(group.map((kb) => kb.language))] }, { text, vector: query.vectors[0]! }, { k, exactThreshold: this.deps.exactScanMaxChunks });
+        lists.push(hits);
+      } catch (err) {
+        // One knowledge base whose embedder is gone or down must not silence the others: the answer
+        // draws on what can be searched, and only when nothing can is the failure the caller's.
+        failure ??= err;
+        this.deps.logger?.warn('kb.search.group-skipped', { knowledgeBases: group.map((kb) => kb.id), provider: first.embeddingProvider, model: first.embeddingModel, error: (err as Error).message });
       }
-      const { hits } = await hybridSearch(this.db, { kbIds: group.map((kb) => kb.id), dimensions: first.embeddingDimensions, languages: [...new Set(group.map((kb) => kb.language))] }, { text, vector: query.vectors[0]! }, { k, exactThreshold: this.deps.exactScanMaxChunks });
-      lists.push(hits);
     }
+    if (lists.length === 0 && failure) throw failure;
     return lists.flat().sort((a, b) => b.score - a.score || a.chunkId - b.chunkId).slice(0, k);
   }
 

@@ -5,7 +5,7 @@ import { useAuth, useUser } from '../lib/auth';
 /** The frame of every signed-in page: a top bar whose navigation folds into a menu on a phone. */
 export function Layout({ children }: { children: ReactNode }) {
   const user = useUser();
-  const { signOut } = useAuth();
+  const { signOut, twoFactorRequired } = useAuth();
   const [open, setOpen] = useState(false);
   const location = useLocation();
   useEffect(() => setOpen(false), [location.pathname]);
@@ -38,6 +38,11 @@ export function Layout({ children }: { children: ReactNode }) {
         </nav>
       </header>
       <main id="main" className="content">
+        {twoFactorRequired && !user.twoFactorEnabled && (
+          <p className="notice banner" role="alert">
+            Admins on this server must use two-factor authentication. Turn it on under “Two-factor authentication” below; the rest of Hearth opens once it is on.
+          </p>
+        )}
         {children}
       </main>
     </div>

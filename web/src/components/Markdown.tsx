@@ -1,4 +1,5 @@
-import { memo, useState, type ReactNode } from 'react';
+import { memo, useEffect, useRef, useState, type ReactNode } from 'react';
+import { copyText } from '../lib/clipboard';
 import ReactMarkdown, { defaultUrlTransform, type Components } from 'react-markdown';
 import remarkGfm from 'remark-gfm';
 import rehypeSanitize from 'rehype-sanitize';
@@ -37,17 +38,20 @@ function textOf(node: ReactNode): string {
 }
 
 function CodeBlock({ children }: { children?: ReactNode }) {
-  const [copied, setCopied] = useState(false);
+  const [state, setState] = useState<'idle' | 'copied' | 'failed'>('idle');
+  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  useEffect(() => () => clearTimeout(timer.current), []);
   const copy = () => {
-    void navigator.clipboard?.writeText(textOf(children)).then(() => {
-      setCopied(true);
-      setTimeout(() => setCopied(false), 1500);
+    void copyText(textOf(children)).then((ok) => {
+      setState(ok ? 'copied' : 'failed');
+      clearTimeout(timer.current);
+      timer.current = setTimeout(() => setState('idle'), 1500);
     });
   };
   return (
     <div className="code-block">
-      <button type="button" className="copy" onClick={copy} aria-label={copied ? 'Copied' : 'Copy code'}>
-        {copied ? 'Copied' : 'Copy'}
+      <button type="button" className="copy" onClick={copy} aria-label={state === 'idle' ? 'Copy code' : state === 'copied' ? 'Copied' : 'Copy failed'}>
+        {state === 'idle' ? 'Copy' : state === 'copied' ? 'Copied' : 'Copy failed'}
       </button>
       <pre>{children}</pre>
     </div>
@@ -56,13 +60,15 @@ function CodeBlock({ children }: { children?: ReactNode }) {
 
 const components: Components = {
   a: ({ href, children }) =>
-    href ? (
+    !href ? (
+      <span className="inert-link">{children}</span>
+    ) : /^https?:/i.test(href) ? (
       // The target is shown: a link in model output must not hide where it goes.
       <a href={href} target="_blank" rel="noopener noreferrer" title={href}>
         {children}
       </a>
     ) : (
-      <span className="inert-link">{children}</span>
+      <a href={href}>{children}</a>
     ),
   // Remote images are never fetched (no tracking pixels, no data leaks through a URL).
   img: ({ alt, src }) => (
@@ -91,3 +97,29 @@ export const Markdown = memo(function Markdown({ text }: { text: string }) {
     </div>
   );
 });
+
+/**
+ * An answer while it streams: the blocks already finished (up to the last blank line outside a
+ * code fence) are rendered once and kept; only the growing tail is parsed again per paint, so a
+ * long answer costs the same per token as a short one.
+ */
+export function StreamingMarkdown({ text }: { text: string }) {
+  let cut = -1;
+  let inFence = false;
+  for (let i = 0; i < text.length; ) {
+    const nl = text.indexOf('\n', i);
+    const line = text.slice(i, nl === -1 ? text.length : nl);
+    if (/^\s*(```|~~~)/.test(line)) inFence = !inFence;
+    else if (!inFence && line.trim() === '' && nl !== -1) cut = nl + 1;
+    if (nl === -1) break;
+    i = nl + 1;
+  }
+  const done = cut > 0 ? text.slice(0, cut) : '';
+  const tail = cut > 0 ? text.slice(cut) : text;
+  return (
+    <>
+      {done && <Markdown text={done} />}
+      {tail && <Markdown text={tail} />}
+    </>
+  );
+}

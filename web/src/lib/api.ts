@@ -23,33 +23,54 @@ export function onSignedOut(fn: Listener): () => void {
   return () => signedOutListeners.delete(fn);
 }
 
-let csrfToken: string | null | undefined;
-async function csrf(): Promise<string | null> {
-  if (csrfToken !== undefined) return csrfToken;
-  const res = await fetch('/api/auth/csrf', { credentials: 'same-origin', headers: { Accept: 'application/json' } });
-  csrfToken = res.ok ? ((await res.json()) as { csrfToken: string | null }).csrfToken : null;
-  return csrfToken;
+let csrfPromise: Promise<string | null> | undefined;
+/** The session's CSRF token (fetched once per session); for every state-changing request. */
+export function csrfToken(): Promise<string | null> {
+  csrfPromise ??= fetch('/api/auth/csrf', { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+    .then(async (res) => (res.ok ? ((await res.json()) as { csrfToken: string | null }).csrfToken : null))
+    .catch(() => {
+      csrfPromise = undefined;
+      return null;
+    });
+  return csrfPromise;
 }
 /** The CSRF token is bound to the session: a new sign-in or refresh means a new one. */
 export function forgetCsrf(): void {
-  csrfToken = undefined;
+  csrfPromise = undefined;
 }
 
+const withRefreshLock = <T>(fn: () => Promise<T>): Promise<T> => (typeof navigator !== 'undefined' && navigator.locks ? (navigator.locks.request('hearth-refresh', fn) as Promise<T>) : fn());
+
 let refreshing: Promise<boolean> | undefined;
-async function refresh(): Promise<boolean> {
-  refreshing ??= fetch('/api/auth/refresh', { method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': 'application/json' }, body: '{}' })
-    .then((r) => {
-      forgetCsrf();
-      return r.ok;
-    })
+/**
+ * Renews an expired access cookie, once for the whole page and one tab at a time: the server takes
+ * a second use of a spent refresh token as theft and ends the session, so two tabs (or a request
+ * and an upload) must never refresh at once.
+ */
+export function refreshSession(): Promise<boolean> {
+  refreshing ??= withRefreshLock(async () => {
+    // Another tab may have refreshed while this one waited (the cookies are shared).
+    const me = await fetch('/api/auth/me', { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+    if (me.ok) return true;
+    const r = await fetch('/api/auth/refresh', { method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    return r.ok;
+  })
     .catch(() => false)
     .finally(() => {
+      forgetCsrf();
       refreshing = undefined;
     });
   return refreshing;
 }
 
-const NO_REFRESH = new Set(['/api/auth/login', '/api/auth/refresh', '/api/auth/setup', '/api/auth/logout']);
+const twoFactorListeners = new Set<Listener>();
+/** REQUIRE_ADMIN_2FA: an admin without 2FA is sent to set it up instead of seeing errors everywhere. */
+export function onTwoFactorRequired(fn: Listener): () => void {
+  twoFactorListeners.add(fn);
+  return () => twoFactorListeners.delete(fn);
+}
+
+const NO_REFRESH = new Set(['/api/auth/login', '/api/auth/refresh', '/api/auth/setup']);
 
 export async function errorFrom(res: Response): Promise<ApiError> {
   let body: { error?: { code?: string; message?: string; details?: unknown } } | undefined;
@@ -78,25 +99,24 @@ export async function send(path: string, opts: RequestOptions = {}): Promise<Res
     const headers: Record<string, string> = { Accept: opts.accept ?? 'application/json' };
     if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
     if (method !== 'GET' && method !== 'HEAD') {
-      const token = await csrf();
+      const token = await csrfToken();
       if (token) headers['X-CSRF-Token'] = token;
     }
     return fetch(path, { method, credentials: 'same-origin', headers, body: opts.form ?? (opts.body !== undefined ? JSON.stringify(opts.body) : undefined), signal: opts.signal });
   };
   let res = await attempt();
   if (res.status === 401 && !NO_REFRESH.has(path)) {
-    if (await refresh()) res = await attempt();
+    if (await refreshSession()) res = await attempt();
     if (res.status === 401) {
       signedOutListeners.forEach((l) => l());
     }
-  } else if (res.status === 403 && method !== 'GET') {
+  } else if (res.status === 403) {
+    const code = ((await res.clone().json().catch(() => ({}))) as { error?: { code?: string } }).error?.code;
     // A stale CSRF token (the session was rotated in another tab): fetch a fresh one once.
-    const clone = res.clone();
-    const code = ((await clone.json().catch(() => ({}))) as { error?: { code?: string } }).error?.code;
-    if (code === 'csrf-invalid' || code === 'csrf-missing') {
+    if ((code === 'csrf-invalid' || code === 'csrf-missing') && method !== 'GET') {
       forgetCsrf();
       res = await attempt();
-    }
+    } else if (code === 'two-factor-required') twoFactorListeners.forEach((l) => l());
   }
   if (!res.ok) throw await errorFrom(res);
   return res;

@@ -1,11 +1,13 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { useLocation, useNavigate } from 'react-router';
-import { api, ApiError, forgetCsrf, onSignedOut } from './api';
+import { api, ApiError, forgetCsrf, onSignedOut, onTwoFactorRequired } from './api';
 import type { User } from './types';
 
 interface AuthState {
   user: User | null;
   loading: boolean;
+  /** The server requires this admin to turn on 2FA before anything else. */
+  twoFactorRequired: boolean;
   setUser: (u: User | null) => void;
   reload: () => Promise<void>;
   signOut: () => Promise<void>;
@@ -15,6 +17,7 @@ const AuthContext = createContext<AuthState | null>(null);
 export function AuthProvider({ children }: { children: ReactNode }) {
   const [user, setUserState] = useState<User | null>(null);
   const [loading, setLoading] = useState(true);
+  const [twoFactorRequired, setTwoFactorRequired] = useState(false);
   // Read by the signed-out listener: a 401 after signing out on purpose is no expired session.
   const userRef = useRef<User | null>(null);
   userRef.current = user;
@@ -47,6 +50,18 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     [location, navigate],
   );
 
+  useEffect(
+    () =>
+      onTwoFactorRequired(() => {
+        setTwoFactorRequired(true);
+        if (location.pathname !== '/account') navigate('/account', { replace: true });
+      }),
+    [location, navigate],
+  );
+  useEffect(() => {
+    if (user?.twoFactorEnabled) setTwoFactorRequired(false);
+  }, [user]);
+
   const setUser = useCallback((u: User | null) => {
     forgetCsrf();
     setUserState(u);
@@ -61,7 +76,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     }
   }, []);
 
-  const value = useMemo(() => ({ user, loading, setUser, reload, signOut }), [user, loading, setUser, reload, signOut]);
+  const value = useMemo(() => ({ user, loading, twoFactorRequired, setUser, reload, signOut }), [user, loading, twoFactorRequired, setUser, reload, signOut]);
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }
 

@@ -35,6 +35,8 @@ export function LoginPage() {
     } catch (err) {
       if (err instanceof ApiError && err.code === 'totp-required' && step === 'password') {
         setStep('code');
+      } else if (err instanceof ApiError && err.status === 429 && err.retryAfterSeconds && !/minute|second/i.test(err.message)) {
+        setError(`${err.message} Try again in ${err.retryAfterSeconds < 90 ? `${err.retryAfterSeconds} seconds` : `${Math.ceil(err.retryAfterSeconds / 60)} minutes`}.`);
       } else setError(messageOf(err));
     } finally {
       setBusy(false);

@@ -35,10 +35,17 @@ export function ChatPage() {
   const abortRef = useRef<AbortController | null>(null);
   const streamingFor = useRef<string | null>(null);
   const scrollRef = useRef<HTMLDivElement>(null);
+  // Late answers for a conversation no longer on screen must not land in its place.
+  const currentId = useRef(conversationId);
+  currentId.current = conversationId;
+  const listSeq = useRef(0);
+  const loadSeq = useRef(0);
+  const titleTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
 
   const loadList = useCallback(async (q: string) => {
+    const seq = ++listSeq.current;
     const res = await api<{ conversations: Conversation[] }>(`/api/conversations?limit=50${q.trim() ? `&q=${encodeURIComponent(q.trim())}` : ''}`);
-    setConversations(res.conversations);
+    if (seq === listSeq.current) setConversations(res.conversations);
   }, []);
   useEffect(() => {
     const t = setTimeout(() => void loadList(query).catch((err: unknown) => setError(messageOf(err))), query ? 250 : 0);
@@ -57,8 +64,10 @@ export function ChatPage() {
 
   /** Loads a conversation; `expect` waits (briefly) for an answer the server is still saving after a Stop. */
   const loadConversation = useCallback(async (id: string, expect?: string) => {
+    const seq = ++loadSeq.current;
     for (let attempt = 0; ; attempt++) {
       const res = await api<{ conversation: Conversation; messages: Message[] }>(`/api/conversations/${id}`);
+      if (seq !== loadSeq.current || currentId.current !== id) return;
       if (!expect || attempt >= 20 || res.messages.some((m) => m.id === expect)) {
         setConversation(res.conversation);
         setMessages(res.messages);
@@ -70,6 +79,9 @@ export function ChatPage() {
   useEffect(() => {
     setError(null);
     setSidebarOpen(false);
+    clearTimeout(titleTimer.current);
+    // Leaving a conversation while its answer streams stops it (the server keeps what was written).
+    if (streamingFor.current !== null && streamingFor.current !== conversationId) abortRef.current?.abort();
     if (!conversationId) {
       setConversation(null);
       setMessages([]);
@@ -87,6 +99,14 @@ export function ChatPage() {
       } else setError(messageOf(err));
     });
   }, [conversationId, loadConversation]);
+
+  useEffect(
+    () => () => {
+      abortRef.current?.abort();
+      clearTimeout(titleTimer.current);
+    },
+    [],
+  );
 
   const branch = useMemo(() => currentBranch(messages, chosen), [messages, chosen]);
   const visible = useMemo(() => {
@@ -155,8 +175,14 @@ export function ChatPage() {
       streamingFor.current = null;
       setStreaming(null);
       void loadList(query).catch(() => undefined);
-      // The model names a new conversation in the background; pick the title up shortly after.
-      setTimeout(() => void loadList(query).then(() => loadConversation(id).catch(() => undefined)).catch(() => undefined), 2500);
+      // The model names a new conversation after its first answer, in the background; pick the title up shortly after.
+      if (attachTo === null && question !== undefined) {
+        clearTimeout(titleTimer.current);
+        titleTimer.current = setTimeout(() => {
+          void loadList(query).catch(() => undefined);
+          if (currentId.current === id) void loadConversation(id).catch(() => undefined);
+        }, 2500);
+      }
     },
     [agentSlug, navigate, loadConversation, loadList, query],
   );
@@ -172,13 +198,15 @@ export function ChatPage() {
   const choose = useCallback((key: string, id: string) => setChosen((c) => ({ ...c, [key]: id })), []);
   const stop = useCallback(() => abortRef.current?.abort(), []);
 
-  const rename = useCallback(async (id: string, title: string) => {
+  const rename = useCallback(async (id: string, title: string): Promise<boolean> => {
     try {
       await api(`/api/conversations/${id}`, { method: 'PATCH', body: { title } });
       await loadList(query);
       if (id === conversationId) setConversation((c) => (c ? { ...c, title } : c));
+      return true;
     } catch (err) {
       setError(messageOf(err));
+      return false;
     }
   }, [loadList, query, conversationId]);
   const remove = useCallback(async (id: string) => {
@@ -196,7 +224,7 @@ export function ChatPage() {
   return (
     <div className="chat">
       <aside className={sidebarOpen ? 'chat-sidebar open' : 'chat-sidebar'} aria-label="Conversation list">
-        <button type="button" className="primary new-chat" onClick={() => navigate('/')}>
+        <button type="button" className="primary new-chat" onClick={() => (setSidebarOpen(false), navigate('/'))}>
           New chat
         </button>
         <ConversationList conversations={conversations} activeId={conversationId} query={query} onQuery={setQuery} onRename={rename} onDelete={remove} />

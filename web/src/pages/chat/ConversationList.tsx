@@ -7,7 +7,7 @@ interface Props {
   activeId: string | undefined;
   query: string;
   onQuery: (q: string) => void;
-  onRename: (id: string, title: string) => Promise<void>;
+  onRename: (id: string, title: string) => Promise<boolean>;
   onDelete: (id: string) => Promise<void>;
 }
 
@@ -38,7 +38,7 @@ function ConversationItem({ conversation, active, onRename, onDelete }: { conver
         <form
           onSubmit={(e) => {
             e.preventDefault();
-            void onRename(conversation.id, title).then(() => setMode('view'));
+            void onRename(conversation.id, title).then((ok) => ok && setMode('view'));
           }}
         >
           <input aria-label="New title" value={title} onChange={(e) => setTitle(e.target.value)} autoFocus onKeyDown={(e) => e.key === 'Escape' && setMode('view')} />

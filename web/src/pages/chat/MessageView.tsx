@@ -1,6 +1,6 @@
 import { memo, useState } from 'react';
 import { Link } from 'react-router';
-import { Markdown } from '../../components/Markdown';
+import { Markdown, StreamingMarkdown } from '../../components/Markdown';
 import type { Citation, Message } from '../../lib/types';
 
 export interface Step {
@@ -26,7 +26,7 @@ export const MessageView = memo(function MessageView({ step, isLast, busy, onCho
   const parentKey = message.parentId ?? 'root';
   const versions =
     siblings.length > 1 ? (
-      <span className="versions" aria-label={`Version ${index + 1} of ${siblings.length}`}>
+      <span className="versions" role="group" aria-label={`Version ${index + 1} of ${siblings.length}`}>
         <button type="button" className="icon" aria-label="Previous version" disabled={index === 0 || busy} onClick={() => onChoose(parentKey, siblings[index - 1]!.id)}>
           ‹
         </button>
@@ -95,7 +95,7 @@ export function AnswerView({ message, versions, streaming, children }: { message
   const tokens = tokensOf(message);
   return (
     <article className={`message assistant ${message.status}`} data-testid="message-assistant" aria-label="Answer" aria-busy={streaming || undefined}>
-      {message.content ? <Markdown text={message.content} /> : streaming ? <p className="muted">Thinking…</p> : null}
+      {message.content ? streaming ? <StreamingMarkdown text={message.content} /> : <Markdown text={message.content} /> : streaming ? <p className="muted">Thinking…</p> : null}
       {message.status === 'aborted' && !streaming && <p className="badge" data-testid="answer-stopped">Stopped — the answer so far is kept.</p>}
       {message.status === 'error' && (
         <p className="error-note" role="alert" data-testid="answer-error">

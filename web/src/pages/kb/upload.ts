@@ -1,33 +1,8 @@
-import { api, ApiError, forgetCsrf, send } from '../../lib/api';
+import { ApiError, csrfToken, forgetCsrf, refreshSession } from '../../lib/api';
 import { kbPath, type CreatedEntry } from './kbTypes';
 
 // fetch() reports no upload progress, so files go up with XMLHttpRequest, which must then do by
 // hand what lib/api does for every other call: credentials, the CSRF header, one refresh on 401.
-
-let token: Promise<string | null> | undefined;
-function csrfToken(): Promise<string | null> {
-  token ??= api<{ csrfToken: string | null }>('/api/auth/csrf')
-    .then((r) => r.csrfToken)
-    .catch((err: unknown) => {
-      token = undefined;
-      throw err;
-    });
-  return token;
-}
-
-let refreshing: Promise<boolean> | undefined;
-function refreshSession(): Promise<boolean> {
-  refreshing ??= send('/api/auth/refresh', { method: 'POST', body: {} })
-    .then(() => true)
-    .catch(() => false)
-    .finally(() => {
-      // A refreshed session has a new CSRF token, here and in lib/api.
-      token = undefined;
-      forgetCsrf();
-      refreshing = undefined;
-    });
-  return refreshing;
-}
 
 interface XhrResult {
   status: number;
@@ -57,7 +32,10 @@ function post(url: string, form: FormData, csrf: string | null, onProgress: (fra
     };
     xhr.onerror = () => reject(new TypeError('network'));
     xhr.onabort = () => reject(new DOMException('Stopped.', 'AbortError'));
-    signal?.addEventListener('abort', () => xhr.abort(), { once: true });
+    if (signal?.aborted) return reject(new DOMException('Stopped.', 'AbortError'));
+    const abort = () => xhr.abort();
+    signal?.addEventListener('abort', abort, { once: true });
+    xhr.onloadend = () => signal?.removeEventListener('abort', abort);
     xhr.send(form);
   });
 }
@@ -87,7 +65,6 @@ export async function uploadEntry(kbId: string, file: File, onProgress: (fractio
   if (r.status === 401) {
     if (await refreshSession()) r = await attempt();
   } else if (csrfRejected(r)) {
-    token = undefined;
     forgetCsrf();
     r = await attempt();
   }
