@@ -41,6 +41,8 @@ export function ChatPage() {
   const listSeq = useRef(0);
   const loadSeq = useRef(0);
   const titleTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  // Each turn's number: a turn left behind (its conversation closed) must not touch the next one's state.
+  const runSeq = useRef(0);
 
   const loadList = useCallback(async (q: string) => {
     const seq = ++listSeq.current;
@@ -81,7 +83,13 @@ export function ChatPage() {
     setSidebarOpen(false);
     clearTimeout(titleTimer.current);
     // Leaving a conversation while its answer streams stops it (the server keeps what was written).
-    if (streamingFor.current !== null && streamingFor.current !== conversationId) abortRef.current?.abort();
+    if (streamingFor.current !== null && streamingFor.current !== conversationId) {
+      abortRef.current?.abort();
+      runSeq.current++;
+      abortRef.current = null;
+      streamingFor.current = null;
+      setStreaming(null);
+    }
     if (!conversationId) {
       setConversation(null);
       setMessages([]);
@@ -124,6 +132,8 @@ export function ChatPage() {
   const run = useCallback(
     async (path: (id: string) => string, body: unknown, attachTo: string | null, question: string | undefined, existing: string | null) => {
       setError(null);
+      const mine = ++runSeq.current;
+      const live = () => runSeq.current === mine;
       let id = existing;
       try {
         if (!id) {
@@ -143,12 +153,13 @@ export function ChatPage() {
       let frame = 0;
       const paint = () => {
         frame = 0;
-        setStreaming((s) => (s ? { ...s, answer: { ...s.answer, content: text } } : s));
+        if (live()) setStreaming((s) => (s ? { ...s, answer: { ...s.answer, content: text } } : s));
       };
       setStreaming({ attachTo, question, answer });
       let meta: Extract<TurnEvent, { event: 'meta' }>['data'] | undefined;
       try {
         await streamTurn(path(id), body, controller.signal, (ev) => {
+          if (!live()) return;
           if (ev.event === 'meta') meta = ev.data;
           else if (ev.event === 'delta') {
             text += ev.data.text;
@@ -157,11 +168,12 @@ export function ChatPage() {
           else if (ev.event === 'error') setStreaming((s) => (s ? { ...s, answer: { ...s.answer, status: 'error', error: ev.data.message } } : s));
         });
       } catch (err) {
-        if (!controller.signal.aborted) setError(messageOf(err));
+        if (!controller.signal.aborted && live()) setError(messageOf(err));
       } finally {
         if (frame) cancelAnimationFrame(frame);
-        abortRef.current = null;
+        if (live()) abortRef.current = null;
       }
+      if (!live()) return;
       // The server's copy is the truth (what was saved, with its status and tokens).
       try {
         await loadConversation(id, meta?.assistantMessageId);
@@ -172,6 +184,7 @@ export function ChatPage() {
       } catch (err) {
         setError(messageOf(err));
       }
+      if (!live()) return;
       streamingFor.current = null;
       setStreaming(null);
       void loadList(query).catch(() => undefined);
