@@ -252,6 +252,84 @@ describe('web UI on the real stack (nginx over TLS, PgBouncer, Redis) in Chromiu
     await context.close();
   }, 120_000);
 
+  it('when a person edits a document, compares its revisions and restores the first, then the diff shows what changed and the restored text is the current one', async () => {
+    const context = await newContext(browser);
+    const page = await context.newPage();
+    const seen = watch(page, stack.httpsUrl);
+    await signIn(page, stack.httpsUrl, member.email);
+    const kbName = `Revisions ${suffix()}`;
+    await page.goto(`${stack.httpsUrl}/knowledge`);
+    await page.getByLabel('Name').fill(kbName);
+    await page.getByRole('button', { name: 'Create knowledge base' }).click();
+    await page.getByRole('heading', { name: kbName }).waitFor();
+    await page.getByLabel('Upload files').setInputFiles([{ name: 'lunch.md', mimeType: 'text/markdown', buffer: Buffer.from('# Lunch\n\nLunch is served from noon until two.\n') }]);
+    await page.getByTestId('upload-status').filter({ hasText: /^Ready$/ }).waitFor({ timeout: 30_000 });
+    await page.getByTestId('upload-row').getByRole('link', { name: 'lunch.md' }).click();
+    await page.getByRole('heading', { name: 'Lunch', level: 1 }).waitFor();
+
+    await page.getByRole('button', { name: 'Edit content' }).click();
+    const editor = page.getByLabel('New content');
+    await editor.fill(((await editor.inputValue()) || '# Lunch\n\nLunch is served from noon until two.\n').replace('until two', 'until half past two'));
+    await page.getByRole('button', { name: 'Save as new revision' }).click();
+    await waitFor('revision 2 ready', async () => ((await page.getByTestId('current-revision').textContent()) ?? '').includes('2'), 30_000);
+    await page.getByLabel('From revision').selectOption('1');
+    await page.getByLabel('To revision').selectOption('2');
+    const diff = page.getByTestId('diff');
+    await diff.locator('.diff-add').first().waitFor();
+    expect(await diff.locator('.diff-del').allTextContents()).toEqual([expect.stringContaining('until two')]);
+    expect(await diff.locator('.diff-add').allTextContents()).toEqual([expect.stringContaining('until half past two')]);
+    await screenshot(page, 'entry-diff');
+
+    await page.getByRole('button', { name: 'Restore revision 1' }).click();
+    await waitFor('revision 3 current', async () => ((await page.getByTestId('current-revision').textContent()) ?? '').includes('3'), 30_000);
+    await page.getByRole('link', { name: 'View revision 3' }).click();
+    await page.getByRole('heading', { name: 'Revision 3' }).waitFor();
+    expect(await page.getByTestId('revision-content').textContent()).toContain('until two.');
+    expect(await page.getByTestId('revision-row').count()).toBe(3);
+    expect(seen).toEqual({ dialogs: [], foreignRequests: [], problems: [] });
+    await context.close();
+  }, 120_000);
+
+  it('when an admin creates an agent on the agents screen, then members can pick it for a new chat and it answers with its own knowledge base', async () => {
+    const context = await newContext(browser);
+    const page = await context.newPage();
+    const seen = watch(page, stack.httpsUrl);
+    await signIn(page, stack.httpsUrl, admin.email);
+    const kbName = `Cafeteria ${suffix()}`;
+    await page.goto(`${stack.httpsUrl}/knowledge`);
+    await page.getByLabel('Name').fill(kbName);
+    await page.getByLabel('Visibility').selectOption('organization');
+    await page.getByRole('button', { name: 'Create knowledge base' }).click();
+    await page.getByRole('heading', { name: kbName }).waitFor();
+    const dish = `Plombir${suffix().replace(/\d/g, 'q')}`;
+    await page.getByLabel('Upload files').setInputFiles([{ name: 'menu.txt', mimeType: 'text/plain', buffer: Buffer.from(`Menu\n\nOn Fridays the cafeteria serves ${dish} with rye bread.\n`) }]);
+    await page.getByTestId('upload-status').filter({ hasText: /^Ready$/ }).waitFor({ timeout: 30_000 });
+
+    const slug = `cafeteria-${suffix()}`;
+    await page.getByRole('link', { name: 'Agents' }).click();
+    await page.getByLabel('Slug').fill(slug);
+    await page.getByLabel('Name', { exact: true }).fill('Cafeteria guide');
+    await page.getByLabel('Description').fill('Knows the menu.');
+    await page.getByLabel('System prompt').fill('Answer questions about the cafeteria.');
+    await page.getByTestId('agent-kbs').getByLabel(kbName).check();
+    await page.getByRole('button', { name: 'Create agent' }).click();
+    await page.getByText('The agent "Cafeteria guide" was created.').waitFor();
+    await page.getByTestId(`agent-row-${slug}`).waitFor();
+    await screenshot(page, 'agents-created');
+    await context.close();
+
+    const memberContext = await newContext(browser);
+    const memberPage = await memberContext.newPage();
+    await signIn(memberPage, stack.httpsUrl, member.email);
+    await memberPage.getByLabel('Agent').selectOption(slug);
+    await ask(memberPage, `What does the cafeteria serve on Fridays with ${dish}?`);
+    await lastAnswer(memberPage).getByTestId('citation-chip').first().waitFor({ timeout: 20_000 });
+    expect(await lastAnswer(memberPage).textContent()).toContain(dish);
+    expect(await memberPage.getByRole('heading', { level: 1 }).textContent()).not.toBe('');
+    expect(seen).toEqual({ dialogs: [], foreignRequests: [], problems: [] });
+    await memberContext.close();
+  }, 120_000);
+
   it('when the provider is down, then the person sees its message, not a stack trace', async () => {
     const context = await newContext(browser);
     const page = await context.newPage();

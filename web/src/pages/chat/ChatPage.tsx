@@ -36,8 +36,9 @@ export function ChatPage() {
   const streamingFor = useRef<string | null>(null);
   const scrollRef = useRef<HTMLDivElement>(null);
   // Late answers for a conversation no longer on screen must not land in its place.
+  // Set when the route changes (the effect below) and when a turn opens a new conversation, not on
+  // every render: a render in between (the route update is a transition) must not reset it.
   const currentId = useRef(conversationId);
-  currentId.current = conversationId;
   const listSeq = useRef(0);
   const loadSeq = useRef(0);
   const titleTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
@@ -79,6 +80,7 @@ export function ChatPage() {
     }
   }, []);
   useEffect(() => {
+    currentId.current = conversationId;
     setError(null);
     setSidebarOpen(false);
     clearTimeout(titleTimer.current);
@@ -139,6 +141,8 @@ export function ChatPage() {
         if (!id) {
           id = (await api<{ conversation: Conversation }>('/api/conversations', { body: agentSlug ? { agent: agentSlug } : {} })).conversation.id;
           streamingFor.current = id;
+          // Before the route re-renders: a quick answer may be loaded before it does.
+          currentId.current = id;
           navigate(`/c/${id}`);
           void loadList(query).catch(() => undefined);
         } else streamingFor.current = id;
