@@ -78,11 +78,11 @@ describe('web UI on the real stack (nginx over TLS, PgBouncer, Redis) in Chromiu
     expect(await page.getByTestId('login-error').textContent()).toMatch(/email or password/i);
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('button', { name: 'New chat' }).waitFor();
+    await page.getByRole('button', { name: 'New chat', exact: true }).waitFor();
 
     // A knowledge base with two documents, uploaded at once.
     const kbName = `Handbook ${suffix()}`;
-    await page.getByRole('link', { name: 'Knowledge' }).click();
+    await page.getByRole('link', { name: 'Knowledge', exact: true }).click();
     await page.getByLabel('Name').fill(kbName);
     await page.getByLabel('Visibility').selectOption('organization');
     await page.getByRole('button', { name: 'Create knowledge base' }).click();
@@ -104,14 +104,14 @@ describe('web UI on the real stack (nginx over TLS, PgBouncer, Redis) in Chromiu
 
     // Retrieval can be tried from the knowledge base page.
     await page.getByLabel('Search this knowledge base').fill(`hotel night ${place}`);
-    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
     await page.getByTestId('search-hit').first().waitFor();
     expect(await page.getByTestId('search-hit').first().textContent()).toContain('180 euros');
     expect(await page.getByTestId('search-hit').first().textContent()).toContain(place);
 
     // The answer streams and cites the travel policy; the chip opens the passage.
-    await page.getByRole('link', { name: 'Chat' }).click();
-    await page.getByRole('button', { name: 'New chat' }).click();
+    await page.getByRole('link', { name: 'Chat', exact: true }).click();
+    await page.getByRole('button', { name: 'New chat', exact: true }).click();
     await ask(page, `How much is reimbursed for a hotel night in ${place}?`);
     const answer = lastAnswer(page);
     await answer.getByTestId('citation-chip').first().waitFor({ timeout: 20_000 });
@@ -159,7 +159,7 @@ describe('web UI on the real stack (nginx over TLS, PgBouncer, Redis) in Chromiu
     const answer = lastAnswer(page);
     await waitFor('a few streamed words', async () => ((await page.locator('[data-testid="message-assistant"][aria-busy="true"]').textContent({ timeout: 5000 })) ?? '').includes('word3'));
     await screenshot(page, 'chat-streaming');
-    await page.getByRole('button', { name: 'Stop' }).click();
+    await page.getByRole('button', { name: 'Stop', exact: true }).click();
     await answer.getByTestId('answer-stopped').waitFor();
     const partial = (await answer.locator('.markdown').textContent()) ?? '';
     expect(partial).toContain('word0');
@@ -169,7 +169,7 @@ describe('web UI on the real stack (nginx over TLS, PgBouncer, Redis) in Chromiu
     await lastAnswer(page).getByTestId('answer-stopped').waitFor();
     expect(await lastAnswer(page).locator('.markdown').textContent()).toBe(partial);
 
-    await lastAnswer(page).getByRole('button', { name: 'Regenerate' }).click();
+    await lastAnswer(page).getByRole('button', { name: 'Regenerate', exact: true }).click();
     const streamingAnswer = page.locator('[data-testid="message-assistant"][aria-busy="true"]');
     await waitFor('the second version streaming', async () => ((await streamingAnswer.textContent({ timeout: 5000 })) ?? '').includes('word2'));
     await page.keyboard.press('Escape');
@@ -179,11 +179,11 @@ describe('web UI on the real stack (nginx over TLS, PgBouncer, Redis) in Chromiu
     expect(await lastAnswer(page).locator('.markdown').textContent()).toBe(partial);
 
     // Editing the question makes a branch beside the first one.
-    await page.getByTestId('message-user').last().getByRole('button', { name: 'Edit' }).click();
+    await page.getByTestId('message-user').last().getByRole('button', { name: 'Edit', exact: true }).click();
     await page.getByLabel('Edit your question').fill('Please answer slowly, edited');
     await page.getByRole('button', { name: 'Send', exact: true }).first().click();
     await waitFor('the edited branch streaming', async () => ((await streamingAnswer.textContent({ timeout: 5000 })) ?? '').includes('word1'));
-    await page.getByRole('button', { name: 'Stop' }).click();
+    await page.getByRole('button', { name: 'Stop', exact: true }).click();
     await lastAnswer(page).getByTestId('answer-stopped').waitFor();
     expect(await page.getByTestId('message-user').last().getByLabel('Version 2 of 2').count()).toBe(1);
 
@@ -191,7 +191,7 @@ describe('web UI on the real stack (nginx over TLS, PgBouncer, Redis) in Chromiu
     const before = page.url();
     await ask(page, 'Please answer slowly once more');
     await waitFor('the third answer streaming', async () => ((await streamingAnswer.textContent({ timeout: 5000 })) ?? '').includes('word1'));
-    await page.getByRole('button', { name: 'New chat' }).click();
+    await page.getByRole('button', { name: 'New chat', exact: true }).click();
     await page.getByLabel('Agent').waitFor();
     expect(await page.getByTestId('message-assistant').count()).toBe(0);
     await ask(page, 'Hello from a clean chat');
@@ -306,7 +306,7 @@ describe('web UI on the real stack (nginx over TLS, PgBouncer, Redis) in Chromiu
     await page.getByTestId('upload-status').filter({ hasText: /^Ready$/ }).waitFor({ timeout: 30_000 });
 
     const slug = `cafeteria-${suffix()}`;
-    await page.getByRole('link', { name: 'Agents' }).click();
+    await page.getByRole('link', { name: 'Agents', exact: true }).click();
     await page.getByLabel('Slug').fill(slug);
     await page.getByLabel('Name', { exact: true }).fill('Cafeteria guide');
     await page.getByLabel('Description').fill('Knows the menu.');
@@ -359,8 +359,8 @@ describe('web UI on the real stack (nginx over TLS, PgBouncer, Redis) in Chromiu
     await page.getByRole('button', { name: 'Conversations' }).click();
     expect(await page.getByRole('list', { name: 'Conversations' }).isVisible()).toBe(true);
     await screenshot(page, 'phone-conversations');
-    await page.getByRole('button', { name: 'Menu' }).click();
-    await page.getByRole('link', { name: 'Knowledge' }).click();
+    await page.getByRole('button', { name: 'Menu', exact: true }).click();
+    await page.getByRole('link', { name: 'Knowledge', exact: true }).click();
     await page.getByRole('heading', { name: /Knowledge/ }).first().waitFor();
     expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
     await screenshot(page, 'phone-knowledge');
@@ -375,10 +375,10 @@ describe('web UI on the real stack (nginx over TLS, PgBouncer, Redis) in Chromiu
     const page = await context.newPage();
     const seen = watch(page, stack.httpsUrl);
     await signIn(page, stack.httpsUrl, email);
-    await page.getByRole('link', { name: 'Account' }).click();
-    await page.getByRole('button', { name: 'Turn on' }).click();
+    await page.getByRole('link', { name: 'Account', exact: true }).click();
+    await page.getByRole('button', { name: 'Turn on', exact: true }).click();
     await page.getByTestId('totp-password-form').getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByRole('button', { name: 'Continue', exact: true }).click();
     await page.getByTestId('totp-qr').waitFor();
     expect(await page.getByTestId('totp-qr').getAttribute('src')).toMatch(/^data:image\/png;base64,/);
     const secret = ((await page.getByTestId('totp-secret').textContent()) ?? '').replace(/\s+/g, '');
@@ -399,7 +399,7 @@ describe('web UI on the real stack (nginx over TLS, PgBouncer, Redis) in Chromiu
     await page.getByText('This key is shown only once.').waitFor();
     const models = await fetch(`${app.baseUrl}/v1/models`, { headers: { Authorization: `Bearer ${key}` } });
     expect(models.status).toBe(200);
-    await page.getByRole('button', { name: 'Done' }).click();
+    await page.getByRole('button', { name: 'Done', exact: true }).click();
     expect(await page.getByTestId('new-api-key').count()).toBe(0);
     expect(await page.getByTestId('api-key-row').count()).toBe(1);
 
@@ -482,16 +482,16 @@ describe('first run on the embedded default (PGlite, no Redis) through nginx', (
       await page.getByLabel('Password').fill(PASSWORD);
       await screenshot(page, 'setup');
       await page.getByRole('button', { name: 'Create admin and sign in' }).click();
-      await page.getByRole('button', { name: 'New chat' }).waitFor();
+      await page.getByRole('button', { name: 'New chat', exact: true }).waitFor();
 
-      await page.getByRole('link', { name: 'Knowledge' }).click();
+      await page.getByRole('link', { name: 'Knowledge', exact: true }).click();
       await page.getByLabel('Name').fill('Company handbook');
       await page.getByRole('button', { name: 'Create knowledge base' }).click();
       await page.getByRole('heading', { name: 'Company handbook' }).waitFor();
       await page.getByLabel('Upload files').setInputFiles([{ name: 'holidays.txt', mimeType: 'text/plain', buffer: Buffer.from('Holidays\n\nEveryone gets 30 days of paid holiday per year, plus public holidays.\n') }]);
       await page.getByTestId('upload-status').filter({ hasText: /^Ready$/ }).waitFor({ timeout: 30_000 });
 
-      await page.getByRole('link', { name: 'Chat' }).click();
+      await page.getByRole('link', { name: 'Chat', exact: true }).click();
       await ask(page, 'How many days of paid holiday do I get?');
       await lastAnswer(page).getByTestId('citation-chip').first().waitFor({ timeout: 20_000 });
       expect(await lastAnswer(page).textContent()).toContain('30 days');
