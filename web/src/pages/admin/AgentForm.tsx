@@ -45,6 +45,7 @@ export function AgentForm({ agent, providers, knowledgeBases, onSaved, onCancel,
   const [kbIds, setKbIds] = useState<string[]>(agent && agent.knowledgeBaseIds !== 'all' ? agent.knowledgeBaseIds : []);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [kbFilter, setKbFilter] = useState('');
   const id = useId();
 
   // The API refuses any change to the default agent's scope (it always searches everything the
@@ -56,6 +57,9 @@ export function AgentForm({ agent, providers, knowledgeBases, onSaved, onCancel,
     // A chosen one missing from the list is kept visible so it can be unticked rather than silently sent.
     ...kbIds.filter((k) => knowledgeBases !== null && !knowledgeBases.some((kb) => kb.id === k)).map((k) => ({ id: k, name: `Unknown knowledge base (${k})`, description: '', visibility: 'private' as const })),
   ];
+  // With many knowledge bases the list is filtered by name; ticked ones always stay in view, first.
+  const needle = kbFilter.trim().toLowerCase();
+  const shownKbs = [...kbOptions.filter((kb) => kbIds.includes(kb.id)), ...kbOptions.filter((kb) => !kbIds.includes(kb.id) && (!needle || kb.name.toLowerCase().includes(needle)))];
   const privateChosen = kbOptions.filter((kb) => kb.visibility === 'private' && kbIds.includes(kb.id));
 
   const toggleKb = (kbId: string, on: boolean) => setKbIds((cur) => (on ? [...cur.filter((x) => x !== kbId), kbId] : cur.filter((x) => x !== kbId)));
@@ -191,8 +195,14 @@ export function AgentForm({ agent, providers, knowledgeBases, onSaved, onCancel,
           ) : (
             <>
               <small className="muted">The agent searches only the ones ticked. Only the default agent can search all of them.</small>
+              {kbOptions.length > 8 && (
+                <div className="field admin-kb-filter">
+                  <label htmlFor={`${id}-kb-filter`}>Filter knowledge bases</label>
+                  <input id={`${id}-kb-filter`} type="search" value={kbFilter} onChange={(e) => setKbFilter(e.target.value)} />
+                </div>
+              )}
               <ul className="admin-kb-list">
-                {kbOptions.map((kb) => (
+                {shownKbs.map((kb) => (
                   <li key={kb.id}>
                     <label className="admin-check">
                       <input type="checkbox" checked={kbIds.includes(kb.id)} onChange={(e) => toggleKb(kb.id, e.target.checked)} value={kb.id} />
