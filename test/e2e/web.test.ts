@@ -53,7 +53,9 @@ describe('web UI on the real stack (nginx over TLS, PgBouncer, Redis) in Chromiu
     const hash = await new PasswordHasher(10).hash(PASSWORD);
     await repo.insertUser({ email: admin.email, name: 'Ada Admin', role: 'admin', passwordHash: hash, emailVerified: true });
     await repo.insertUser({ email: member.email, name: 'Max Member', role: 'member', passwordHash: hash, emailVerified: true });
-    app = await startApp(stack, stack.appPort);
+    // Every browser of these tests is one ip (loopback): the per-ip API limit is raised so that
+    // their sum, not any one person's use, never trips it. Rate limits are tested in test/stack.
+    app = await startApp(stack, stack.appPort, { RATE_LIMIT_MAX: '5000' });
     browser = await launchChromium();
   });
   afterAll(async () => {
@@ -335,6 +337,35 @@ describe('web UI on the real stack (nginx over TLS, PgBouncer, Redis) in Chromiu
     expect(seen).toEqual({ dialogs: [], foreignRequests: [], problems: [] });
     await memberContext.close();
   }, 120_000);
+
+  it('when a person has more conversations than the sidebar shows, then Show more brings the older ones, and search finds any of them', async () => {
+    const email = `web-many-${suffix()}@example.com`;
+    await new AuthRepository(seed.db).insertUser({ email, name: 'Manny Chats', role: 'member', passwordHash: await new PasswordHasher(10).hash(PASSWORD), emailVerified: true });
+    const context = await newContext(browser);
+    const page = await context.newPage();
+    await signIn(page, stack.httpsUrl, email);
+    const made = await page.evaluate(async () => {
+      const csrf = ((await (await fetch('/api/auth/csrf')).json()) as { csrfToken: string }).csrfToken;
+      let ok = 0;
+      for (let i = 1; i <= 57; i++) {
+        const r = await fetch('/api/conversations', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf }, body: JSON.stringify({ title: `Topic number ${i}` }) });
+        if (r.status === 201) ok += 1;
+      }
+      return ok;
+    });
+    expect(made).toBe(57);
+    await page.reload();
+    const items = page.getByRole('list', { name: 'Conversations' }).getByRole('listitem');
+    await waitFor('the first page', async () => (await items.count()) === 50);
+    expect(await items.first().textContent()).toContain('Topic number 57');
+    await page.getByRole('button', { name: 'Show more (7 older)' }).click();
+    await waitFor('all of them', async () => (await items.count()) === 57);
+    expect(await items.last().textContent()).toContain('Topic number 1');
+    expect(await page.getByRole('button', { name: /Show more/ }).count()).toBe(0);
+    await page.getByLabel('Search conversations').fill('number 3');
+    await waitFor('the search results', async () => (await items.count()) >= 1 && (await items.allTextContents()).every((t) => t.includes('number 3')));
+    await context.close();
+  }, 90_000);
 
   it('when the provider is down, then the person sees its message, not a stack trace', async () => {
     const context = await newContext(browser);

@@ -45,12 +45,26 @@ export function ChatPage() {
   // Each turn's number: a turn left behind (its conversation closed) must not touch the next one's state.
   const runSeq = useRef(0);
 
+  // How many conversations the sidebar shows: 50, and 50 more per "Show more" (pages of at most 100).
+  const listWant = useRef(50);
+  const [listTotal, setListTotal] = useState(0);
   const loadList = useCallback(async (q: string) => {
     const seq = ++listSeq.current;
-    const res = await api<{ conversations: Conversation[] }>(`/api/conversations?limit=50${q.trim() ? `&q=${encodeURIComponent(q.trim())}` : ''}`);
-    if (seq === listSeq.current) setConversations(res.conversations);
+    const want = listWant.current;
+    const search = q.trim() ? `&q=${encodeURIComponent(q.trim())}` : '';
+    const pages = await Promise.all(
+      Array.from({ length: Math.ceil(want / 100) }, (_, i) => api<{ conversations: Conversation[]; total: number }>(`/api/conversations?limit=${Math.min(100, want - i * 100)}&offset=${i * 100}${search}`)),
+    );
+    if (seq !== listSeq.current) return;
+    setConversations(pages.flatMap((r) => r.conversations));
+    setListTotal(pages[0]?.total ?? 0);
   }, []);
+  const showMore = useCallback(() => {
+    listWant.current += 50;
+    void loadList(query).catch((err: unknown) => setError(messageOf(err)));
+  }, [loadList, query]);
   useEffect(() => {
+    listWant.current = 50;
     const t = setTimeout(() => void loadList(query).catch((err: unknown) => setError(messageOf(err))), query ? 250 : 0);
     return () => clearTimeout(t);
   }, [query, loadList]);
@@ -245,6 +259,11 @@ export function ChatPage() {
           New chat
         </button>
         <ConversationList conversations={conversations} activeId={conversationId} query={query} onQuery={setQuery} onRename={rename} onDelete={remove} />
+        {conversations.length < listTotal && (
+          <button type="button" className="small" onClick={showMore}>
+            Show more ({(listTotal - conversations.length).toLocaleString()} older)
+          </button>
+        )}
       </aside>
       <section className="chat-main" aria-label="Chat">
         <header className="chat-header">
