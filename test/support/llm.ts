@@ -171,3 +171,30 @@ export async function ask(app: Express, auth: Record<string, string>, conversati
   const text = res.body as string;
   return { status: res.status, headers: res.headers, events: res.status === 200 ? parseSse(text) : [], error: res.status === 200 ? undefined : (JSON.parse(text) as { error: { code: string; message: string } }).error };
 }
+
+/**
+ * Posts a chat turn over a real socket (supertest cannot leave mid-stream) and hands the body so
+ * far to `onData` after each chunk; `onData` answering 'leave' destroys the request there, as a
+ * client that goes away. Resolves with the body received and whether the client left.
+ */
+export function streamTurn(port: number, auth: Record<string, string>, conversationId: string, content: string, onData?: (body: string) => 'leave' | void): Promise<{ body: string; left: boolean }> {
+  return new Promise((resolve, reject) => {
+    let body = '';
+    let left = false;
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: `/api/conversations/${conversationId}/messages`, headers: { ...auth, 'Content-Type': 'application/json' } }, (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        body += c;
+        if (!left && onData?.(body) === 'leave') {
+          left = true;
+          req.destroy();
+          resolve({ body, left });
+        }
+      });
+      res.on('end', () => resolve({ body, left }));
+      res.on('error', () => undefined);
+    });
+    req.on('error', (err) => (left ? undefined : reject(err)));
+    req.end(JSON.stringify({ content }));
+  });
+}

@@ -82,9 +82,10 @@ export function buildPrompt(opts: { systemPrompt: string; clientSystem?: string[
   const kept: PromptMessage[] = [];
   for (let i = opts.history.length - 1; i >= 0; i--) {
     const m = opts.history[i]!;
-    if (used + cost(m) > budget) break;
+    const c = cost(m);
+    if (used + c > budget) break;
     kept.unshift(m);
-    used += cost(m);
+    used += c;
   }
   return { messages: [{ role: 'system', content: system }, ...clientSystem, ...kept, { role: 'user', content: opts.question }], promptTokens: used, droppedHistory: opts.history.length - kept.length };
 }
@@ -166,7 +167,7 @@ export class ChatService {
     await this.track(this.runTurn(p, conversationId, input, emit, signal));
   }
 
-  private readonly inflight = new Set<Promise<void>>();
+  private readonly inflight = new Set<Promise<unknown>>();
 
   /** Waits for the turns in flight to write their ends (at shutdown, after their streams were aborted). */
   async drain(): Promise<void> {
@@ -188,10 +189,10 @@ export class ChatService {
     await this.track(this.answerTo(p, conv, all, { question, reuse: true }, emit, signal));
   }
 
-  private async track(running: Promise<void>): Promise<void> {
+  private async track<T>(running: Promise<T>): Promise<T> {
     this.inflight.add(running);
     try {
-      await running;
+      return await running;
     } finally {
       this.inflight.delete(running);
     }
@@ -217,8 +218,7 @@ export class ChatService {
       .map((m): PromptMessage => ({ role: m.role, content: m.content }));
     const assistantId = crypto.randomUUID();
     let userMessage: MessageRow | undefined = 'reuse' in q ? q.question : undefined;
-    const input = { content };
-    const result = await this.generate({
+    const result = await this.produce({
       p,
       agent,
       question: content,
@@ -249,17 +249,16 @@ export class ChatService {
           completionTokens: r.tokens.completionTokens,
           usageId: r.usageId,
         });
-        // The first exchange names the conversation.
         await tx.updateConversation(conversationId, { updatedAt: new Date() });
-        // Unless it was renamed while the answer streamed.
-        if (all.length === 0) await tx.renameIf(conversationId, 'New chat', titleFrom(input.content));
+        // The first exchange names the conversation, unless it was renamed while the answer streamed.
+        if (all.length === 0) await tx.renameIf(conversationId, 'New chat', titleFrom(content));
       },
     });
     // A model writes the title of a new conversation once its first answer is in (in the background;
     // the question's first words stand until then). The built-in provider has no model to ask.
     const named = all.length === 0 && conv.title === 'New chat';
     if (named && result.outcome.status === 'complete' && result.text && result.providerRef.type !== 'extractive') {
-      void this.track(this.titleWithModel(p, agent, conversationId, titleFrom(input.content), content, result.text, result.providerRef, result.model)).catch((err: Error) => this.logger.warn('chat.title.failed', { conversationId, error: err.message }));
+      void this.track(this.titleWithModel(p, agent, conversationId, titleFrom(content), content, result.text, result.providerRef, result.model)).catch((err: Error) => this.logger.warn('chat.title.failed', { conversationId, error: err.message }));
     }
     // Also after an abort: a client that left receives nothing, one whose server is shutting down
     // learns how its answer ended.
@@ -291,12 +290,12 @@ export class ChatService {
       error = (err as Error).message;
     }
     const title = text.replace(/\s+/g, ' ').replace(/^["'“”‘’\s]+|["'“”‘’.\s]+$/g, '').slice(0, 80);
-    // Accounted first, whatever became of the conversation meanwhile (a deleted one is no longer
-    // referenced), so that a title anyone can see always has its cost in the books.
+    // Accounted first, so that a title anyone can see always has its cost in the books; a
+    // conversation deleted meanwhile is no longer referenced (the insert fails on its foreign key).
     const row = {
       userId: p.user.id,
       agentId: agent.id,
-      conversationId: ((await this.repo.conversationOf(p.user.id, conversationId)) !== undefined ? conversationId : null) as string | null,
+      conversationId: conversationId as string | null,
       apiKeyId: p.apiKey?.id ?? null,
       kind: 'title' as const,
       provider: provider.name,
@@ -311,7 +310,7 @@ export class ChatService {
     try {
       await this.usage.record(row);
     } catch (err) {
-      // Deleted between the check and the insert: the tokens were still spent.
+      // The conversation is gone: the tokens were still spent.
       if (row.conversationId === null) throw err;
       await this.usage.record({ ...row, conversationId: null });
     }
@@ -331,6 +330,11 @@ export class ChatService {
    * happened (done, abort, provider error).
    */
   async generate(g: GenerateInput): Promise<GenerateResult> {
+    // Tracked like a conversation's turn, so that a shutdown waits for /v1 answers to write their ends too.
+    return this.track(this.produce(g));
+  }
+
+  private async produce(g: GenerateInput): Promise<GenerateResult> {
     const { p, agent, signal } = g;
     const { provider, model } = await this.providerFor(agent);
     // An open circuit refuses before anything is written or reserved: a plain 503, not a stream.

@@ -1,5 +1,5 @@
-import { memo, useEffect, useRef, useState, type ReactNode } from 'react';
-import { copyText } from '../lib/clipboard';
+import { memo, type ReactNode } from 'react';
+import { CopyButton } from './CopyButton';
 import ReactMarkdown, { defaultUrlTransform, type Components } from 'react-markdown';
 import remarkGfm from 'remark-gfm';
 import rehypeSanitize from 'rehype-sanitize';
@@ -38,21 +38,11 @@ function textOf(node: ReactNode): string {
 }
 
 function CodeBlock({ children }: { children?: ReactNode }) {
-  const [state, setState] = useState<'idle' | 'copied' | 'failed'>('idle');
-  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
-  useEffect(() => () => clearTimeout(timer.current), []);
-  const copy = () => {
-    void copyText(textOf(children)).then((ok) => {
-      setState(ok ? 'copied' : 'failed');
-      clearTimeout(timer.current);
-      timer.current = setTimeout(() => setState('idle'), 1500);
-    });
-  };
   return (
     <div className="code-block">
-      <button type="button" className="copy" onClick={copy} aria-label={state === 'idle' ? 'Copy code' : state === 'copied' ? 'Copied' : 'Copy failed'}>
-        {state === 'idle' ? 'Copy' : state === 'copied' ? 'Copied' : 'Copy failed'}
-      </button>
+      <span className="copy">
+        <CopyButton text={textOf(children)} ariaLabel="Copy code" />
+      </span>
       <pre>{children}</pre>
     </div>
   );

@@ -17,6 +17,11 @@ export class ApiError extends Error {
 
 type Listener = () => void;
 const signedOutListeners = new Set<Listener>();
+/** The session is gone for good: every listener (the app) sends the person to sign-in. */
+export function notifySignedOut(): void {
+  signedOutListeners.forEach((l) => l());
+}
+
 /** Called when the session is gone for good (refresh refused): the app sends the person to sign-in. */
 export function onSignedOut(fn: Listener): () => void {
   signedOutListeners.add(fn);
@@ -72,16 +77,17 @@ export function onTwoFactorRequired(fn: Listener): () => void {
 
 const NO_REFRESH = new Set(['/api/auth/login', '/api/auth/refresh', '/api/auth/setup']);
 
+/** An error answer (status, parsed body, Retry-After) as an ApiError with a message fit to show. */
+export function apiErrorOf(status: number, body: unknown, retryAfter: string | null, what = 'request'): ApiError {
+  const e = (body as { error?: { code?: string; message?: string; details?: unknown } } | undefined)?.error;
+  const retry = Number(retryAfter);
+  const fallback = status === 413 ? 'That is larger than this server accepts.' : status >= 500 ? 'The server had a problem; try again in a moment.' : `The ${what} failed (${status}).`;
+  return new ApiError(status, e?.code ?? `http-${status}`, e?.message ?? fallback, e?.details, Number.isFinite(retry) && retry > 0 ? retry : undefined);
+}
+
 export async function errorFrom(res: Response): Promise<ApiError> {
-  let body: { error?: { code?: string; message?: string; details?: unknown } } | undefined;
-  try {
-    body = (await res.json()) as typeof body;
-  } catch {
-    body = undefined;
-  }
-  const retry = Number(res.headers.get('Retry-After'));
-  const message = body?.error?.message ?? (res.status >= 500 ? 'The server had a problem; try again in a moment.' : `The request failed (${res.status}).`);
-  return new ApiError(res.status, body?.error?.code ?? `http-${res.status}`, message, body?.error?.details, Number.isFinite(retry) && retry > 0 ? retry : undefined);
+  const body: unknown = await res.json().catch(() => undefined);
+  return apiErrorOf(res.status, body, res.headers.get('Retry-After'));
 }
 
 export interface RequestOptions {
@@ -107,9 +113,7 @@ export async function send(path: string, opts: RequestOptions = {}): Promise<Res
   let res = await attempt();
   if (res.status === 401 && !NO_REFRESH.has(path)) {
     if (await refreshSession()) res = await attempt();
-    if (res.status === 401) {
-      signedOutListeners.forEach((l) => l());
-    }
+    if (res.status === 401) notifySignedOut();
   } else if (res.status === 403) {
     const code = ((await res.clone().json().catch(() => ({}))) as { error?: { code?: string } }).error?.code;
     // A stale CSRF token (the session was rotated in another tab): fetch a fresh one once.

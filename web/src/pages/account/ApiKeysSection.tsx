@@ -2,7 +2,7 @@ import { useCallback, useEffect, useId, useState, type FormEvent } from 'react';
 import { api, messageOf } from '../../lib/api';
 import { when } from '../../lib/format';
 import { ErrorNote, Field, Notice, Spinner } from '../../components/ui';
-import { CopyButton } from './CopyButton';
+import { CopyButton } from '../../components/CopyButton';
 
 // Mirrors API_KEY_SCOPES in src/modules/auth/auth.schema.ts (the server module cannot be bundled
 // into the UI); the server refuses any other value, so a drift shows up as an error, not a hole.
@@ -131,9 +131,9 @@ export function ApiKeysSection() {
       ) : keys.length === 0 ? (
         <p className="muted">You have no API keys.</p>
       ) : (
-        <div className="acct-table-wrap" role="region" aria-label="Your API keys" tabIndex={0}>
+        <div className="table-scroll" role="region" aria-label="Your API keys" tabIndex={0}>
           <table data-testid="api-keys-table">
-            <caption className="acct-sr-only">Your API keys</caption>
+            <caption className="visually-hidden">Your API keys</caption>
             <thead>
               <tr>
                 <th scope="col">Name</th>
@@ -143,7 +143,7 @@ export function ApiKeysSection() {
                 <th scope="col">Last used</th>
                 <th scope="col">Expires</th>
                 <th scope="col">
-                  <span className="acct-sr-only">Actions</span>
+                  <span className="visually-hidden">Actions</span>
                 </th>
               </tr>
             </thead>
@@ -191,7 +191,7 @@ export function ApiKeysSection() {
       <form className="stack acct-subform" onSubmit={(e) => void create(e)} data-testid="api-key-form" aria-labelledby="acct-keys-new">
         <h3 id="acct-keys-new">Create a key</h3>
         <Field label="Key name" required maxLength={100} placeholder="e.g. Nightly import script" value={name} onChange={(e) => setName(e.target.value)} />
-        <fieldset className="acct-fieldset">
+        <fieldset className="fieldset">
           <legend>Scopes</legend>
           {SCOPES.map((s) => (
             <div key={s.id} className="acct-check">

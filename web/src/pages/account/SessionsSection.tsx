@@ -110,9 +110,9 @@ export function SessionsSection({ version }: { version: number }) {
         !error && <Spinner label="Loading sessions…" />
       ) : (
         <>
-          <div className="acct-table-wrap" role="region" aria-label="Your active sessions" tabIndex={0}>
+          <div className="table-scroll" role="region" aria-label="Your active sessions" tabIndex={0}>
             <table data-testid="sessions-table">
-              <caption className="acct-sr-only">Your active sessions</caption>
+              <caption className="visually-hidden">Your active sessions</caption>
               <thead>
                 <tr>
                   <th scope="col">Device</th>
@@ -120,7 +120,7 @@ export function SessionsSection({ version }: { version: number }) {
                   <th scope="col">Last seen</th>
                   <th scope="col">Signed in</th>
                   <th scope="col">
-                    <span className="acct-sr-only">Actions</span>
+                    <span className="visually-hidden">Actions</span>
                   </th>
                 </tr>
               </thead>

@@ -3,7 +3,7 @@ import { api, ApiError, messageOf } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
 import type { User } from '../../lib/types';
 import { ErrorNote, Field, Notice } from '../../components/ui';
-import { CopyButton } from './CopyButton';
+import { CopyButton } from '../../components/CopyButton';
 
 interface TotpSetup {
   secret: string;

@@ -57,7 +57,7 @@ export function AgentForm({ agent, providers, knowledgeBases, onSaved, onCancel,
     // A chosen one missing from the list is kept visible so it can be unticked rather than silently sent.
     ...kbIds.filter((k) => knowledgeBases !== null && !knowledgeBases.some((kb) => kb.id === k)).map((k) => ({ id: k, name: `Unknown knowledge base (${k})`, description: '', visibility: 'private' as const })),
   ];
-  // With many knowledge bases the list is filtered by name; ticked ones always stay in view, first.
+  // The list filters by name (there may be hundreds); ticked ones always stay in view, first.
   const needle = kbFilter.trim().toLowerCase();
   const shownKbs = [...kbOptions.filter((kb) => kbIds.includes(kb.id)), ...kbOptions.filter((kb) => !kbIds.includes(kb.id) && (!needle || kb.name.toLowerCase().includes(needle)))];
   const privateChosen = kbOptions.filter((kb) => kb.visibility === 'private' && kbIds.includes(kb.id));
@@ -176,7 +176,7 @@ export function AgentForm({ agent, providers, knowledgeBases, onSaved, onCancel,
           </div>
         </div>
 
-        <fieldset className="admin-fieldset" data-testid="agent-kbs">
+        <fieldset className="fieldset" data-testid="agent-kbs">
           <legend>Knowledge bases</legend>
           {fixedScope ? (
             <>
@@ -195,12 +195,10 @@ export function AgentForm({ agent, providers, knowledgeBases, onSaved, onCancel,
           ) : (
             <>
               <small className="muted">The agent searches only the ones ticked. Only the default agent can search all of them.</small>
-              {kbOptions.length > 8 && (
-                <div className="field admin-kb-filter">
-                  <label htmlFor={`${id}-kb-filter`}>Filter knowledge bases</label>
-                  <input id={`${id}-kb-filter`} type="search" value={kbFilter} onChange={(e) => setKbFilter(e.target.value)} />
-                </div>
-              )}
+              <div className="field admin-kb-filter">
+                <label htmlFor={`${id}-kb-filter`}>Filter knowledge bases</label>
+                <input id={`${id}-kb-filter`} type="search" value={kbFilter} onChange={(e) => setKbFilter(e.target.value)} />
+              </div>
               <ul className="admin-kb-list">
                 {shownKbs.map((kb) => (
                   <li key={kb.id}>

@@ -114,9 +114,9 @@ export default function AgentsAdminPage() {
         ) : agents.length === 0 ? (
           <p className="muted">There are no agents yet.</p>
         ) : (
-          <div className="admin-table-wrap" role="region" aria-label="Agents table" tabIndex={0}>
+          <div className="table-scroll" role="region" aria-label="Agents table" tabIndex={0}>
             <table data-testid="agents-table">
-              <caption className="admin-sr-only">Agents, including archived ones</caption>
+              <caption className="visually-hidden">Agents, including archived ones</caption>
               <thead>
                 <tr>
                   <th scope="col">Name</th>
@@ -125,7 +125,7 @@ export default function AgentsAdminPage() {
                   <th scope="col">Visibility</th>
                   <th scope="col">Knowledge bases</th>
                   <th scope="col">
-                    <span className="admin-sr-only">Actions</span>
+                    <span className="visually-hidden">Actions</span>
                   </th>
                 </tr>
               </thead>

@@ -44,6 +44,7 @@ export function ChatPage() {
   const titleTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   // Each turn's number: a turn left behind (its conversation closed) must not touch the next one's state.
   const runSeq = useRef(0);
+  const starting = useRef(false);
 
   // How many conversations the sidebar shows: 50, and 50 more per "Show more" (pages of at most 100).
   const listWant = useRef(50);
@@ -146,7 +147,10 @@ export function ChatPage() {
 
   /** Streams one turn; deltas are painted at most once a frame so long answers stay smooth. */
   const run = useCallback(
-    async (path: (id: string) => string, body: unknown, attachTo: string | null, question: string | undefined, existing: string | null) => {
+    async (path: (id: string) => string, body: unknown, attachTo: string | null, question: string | undefined, existing: string | null): Promise<boolean> => {
+      // A second Enter before the first turn shows must not start a second turn (or conversation).
+      if (starting.current || streamingFor.current !== null) return false;
+      starting.current = true;
       setError(null);
       const mine = ++runSeq.current;
       const live = () => runSeq.current === mine;
@@ -161,8 +165,9 @@ export function ChatPage() {
           void loadList(query).catch(() => undefined);
         } else streamingFor.current = id;
       } catch (err) {
+        starting.current = false;
         setError(messageOf(err));
-        return;
+        return false;
       }
       const controller = new AbortController();
       abortRef.current = controller;
@@ -174,6 +179,8 @@ export function ChatPage() {
         if (live()) setStreaming((s) => (s ? { ...s, answer: { ...s.answer, content: text } } : s));
       };
       setStreaming({ attachTo, question, answer });
+      starting.current = false;
+      let refused = false;
       let meta: Extract<TurnEvent, { event: 'meta' }>['data'] | undefined;
       try {
         await streamTurn(path(id), body, controller.signal, (ev) => {
@@ -186,12 +193,16 @@ export function ChatPage() {
           else if (ev.event === 'error') setStreaming((s) => (s ? { ...s, answer: { ...s.answer, status: 'error', error: ev.data.message } } : s));
         });
       } catch (err) {
-        if (!controller.signal.aborted && live()) setError(messageOf(err));
+        if (!controller.signal.aborted && live()) {
+          setError(messageOf(err));
+          // Refused before the answer began (a limit, an open circuit): the question was not kept.
+          refused = meta === undefined;
+        }
       } finally {
         if (frame) cancelAnimationFrame(frame);
         if (live()) abortRef.current = null;
       }
-      if (!live()) return;
+      if (!live()) return !refused;
       // The server's copy is the truth (what was saved, with its status and tokens).
       try {
         await loadConversation(id, meta?.assistantMessageId);
@@ -202,7 +213,7 @@ export function ChatPage() {
       } catch (err) {
         setError(messageOf(err));
       }
-      if (!live()) return;
+      if (!live()) return !refused;
       streamingFor.current = null;
       setStreaming(null);
       void loadList(query).catch(() => undefined);
@@ -214,18 +225,19 @@ export function ChatPage() {
           if (currentId.current === id) void loadConversation(id).catch(() => undefined);
         }, 2500);
       }
+      return !refused;
     },
     [agentSlug, navigate, loadConversation, loadList, query],
   );
 
   const busy = streaming !== null;
   const lastAnswerId = [...branch].reverse().find((s) => s.message.role === 'assistant')?.message.id ?? null;
-  const ask = useCallback((content: string) => void run((id) => `/api/conversations/${id}/messages`, { content, parentId: lastAnswerId }, lastAnswerId, content, conversationId ?? null), [run, lastAnswerId, conversationId]);
+  const ask = useCallback((content: string) => run((id) => `/api/conversations/${id}/messages`, { content, parentId: lastAnswerId }, lastAnswerId, content, conversationId ?? null), [run, lastAnswerId, conversationId]);
   const regenerate = useCallback((assistantId: string) => {
     const parent = messages.find((m) => m.id === assistantId)?.parentId ?? null;
     void run((id) => `/api/conversations/${id}/regenerate`, { messageId: assistantId }, parent, undefined, conversationId ?? null);
   }, [run, messages, conversationId]);
-  const edit = useCallback((m: Message, content: string) => void run((id) => `/api/conversations/${id}/messages`, { content, parentId: m.parentId }, m.parentId, content, conversationId ?? null), [run, conversationId]);
+  const edit = useCallback((m: Message, content: string) => run((id) => `/api/conversations/${id}/messages`, { content, parentId: m.parentId }, m.parentId, content, conversationId ?? null), [run, conversationId]);
   const choose = useCallback((key: string, id: string) => setChosen((c) => ({ ...c, [key]: id })), []);
   const stop = useCallback(() => abortRef.current?.abort(), []);
 
@@ -249,6 +261,13 @@ export function ChatPage() {
       setError(messageOf(err));
     }
   }, [loadList, query, conversationId, navigate]);
+
+  useEffect(() => {
+    document.title = conversation ? `${conversation.title} · Hearth` : 'Hearth';
+    return () => {
+      document.title = 'Hearth';
+    };
+  }, [conversation]);
 
   const agent = conversation ? agents.find((a) => a.id === conversation.agentId) : agents.find((a) => a.slug === agentSlug);
 
@@ -305,7 +324,7 @@ export function ChatPage() {
         </div>
         <div className="chat-footer">
           <ErrorNote error={error} testId="chat-error" />
-          <Composer busy={busy} onSend={ask} onStop={stop} disabled={!conversationId && agents.length === 0} />
+          <Composer busy={busy} onSend={ask} onStop={stop} />
         </div>
       </section>
     </div>

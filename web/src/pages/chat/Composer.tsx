@@ -1,13 +1,16 @@
 import { memo, useEffect, useRef, useState } from 'react';
 
 /** Enter sends, Shift+Enter adds a line, Esc stops a streaming answer. */
-export const Composer = memo(function Composer({ busy, disabled, onSend, onStop }: { busy: boolean; disabled?: boolean; onSend: (text: string) => void; onStop: () => void }) {
+export const Composer = memo(function Composer({ busy, disabled, onSend, onStop }: { busy: boolean; disabled?: boolean; onSend: (text: string) => Promise<boolean>; onStop: () => void }) {
   const [text, setText] = useState('');
   const ref = useRef<HTMLTextAreaElement>(null);
   useEffect(() => {
     if (!busy) return;
     const onKey = (e: KeyboardEvent) => {
-      if (e.key === 'Escape') onStop();
+      // Esc in another field (a rename, an edit) cancels that, not the answer.
+      const t = e.target as HTMLElement | null;
+      const elsewhere = t !== ref.current && t !== null && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT');
+      if (e.key === 'Escape' && !e.defaultPrevented && !elsewhere) onStop();
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
@@ -19,7 +22,10 @@ export const Composer = memo(function Composer({ busy, disabled, onSend, onStop 
     const content = text.trim();
     if (!content || busy || disabled) return;
     setText('');
-    onSend(content);
+    // A question the server refused (a limit, an open circuit) comes back to the box, not lost.
+    void onSend(content).then((started) => {
+      if (!started) setText((now) => now || content);
+    });
   };
   return (
     <form

@@ -1,6 +1,8 @@
 import { memo, useState } from 'react';
 import { Link } from 'react-router';
 import { Markdown, StreamingMarkdown } from '../../components/Markdown';
+import { CopyButton } from '../../components/CopyButton';
+import { ErrorNote } from '../../components/ui';
 import type { Citation, Message } from '../../lib/types';
 
 export interface Step {
@@ -97,11 +99,7 @@ export function AnswerView({ message, versions, streaming, children }: { message
     <article className={`message assistant ${message.status}`} data-testid="message-assistant" aria-label="Answer" aria-busy={streaming || undefined}>
       {message.content ? streaming ? <StreamingMarkdown text={message.content} /> : <Markdown text={message.content} /> : streaming ? <p className="muted">Thinking…</p> : null}
       {message.status === 'aborted' && !streaming && <p className="badge" data-testid="answer-stopped">Stopped — the answer so far is kept.</p>}
-      {message.status === 'error' && (
-        <p className="error-note" role="alert" data-testid="answer-error">
-          {message.error ?? 'The answer failed.'}
-        </p>
-      )}
+      {message.status === 'error' && <ErrorNote error={message.error ?? 'The answer failed.'} testId="answer-error" />}
       {message.citations.length > 0 && (
         <div className="citations" aria-label="Sources">
           {message.citations.map((c) => (
@@ -133,6 +131,7 @@ export function AnswerView({ message, versions, streaming, children }: { message
             {tokens.toLocaleString()} tokens
           </span>
         )}
+        {message.content && !streaming && <CopyButton text={message.content} label="Copy answer" />}
         {children}
       </div>
     </article>

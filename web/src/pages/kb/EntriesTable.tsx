@@ -69,7 +69,7 @@ export function EntriesTable({ kbId, entries, total, canWrite, jobs, onChanged }
   const live = latestJobs(jobs, kbId);
   return (
     <>
-      <div className="kb-table-wrap">
+      <div className="table-scroll">
         <table data-testid="entries-table">
           <thead>
             <tr>
@@ -80,7 +80,7 @@ export function EntriesTable({ kbId, entries, total, canWrite, jobs, onChanged }
               <th scope="col">Updated</th>
               {canWrite && (
                 <th scope="col">
-                  <span className="kb-sr-only">Actions</span>
+                  <span className="visually-hidden">Actions</span>
                 </th>
               )}
             </tr>

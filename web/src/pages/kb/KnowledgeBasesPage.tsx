@@ -85,7 +85,7 @@ export default function KnowledgeBasesPage() {
         {!list && !error && <Spinner />}
         {list && list.items.length === 0 && <p className="muted">No knowledge bases yet. Create the first one below.</p>}
         {list && list.items.length > 0 && (
-          <div className="kb-table-wrap">
+          <div className="table-scroll">
             <table data-testid="kb-table">
               <thead>
                 <tr>

@@ -47,7 +47,7 @@ export function RevisionHistory({
     <div className="stack">
       <ErrorNote error={error} />
       {done && <Notice>{done}</Notice>}
-      <div className="kb-table-wrap">
+      <div className="table-scroll">
         <table data-testid="revisions-table">
           <thead>
             <tr>
@@ -57,7 +57,7 @@ export function RevisionHistory({
               <th scope="col">Size</th>
               <th scope="col">Status</th>
               <th scope="col">
-                <span className="kb-sr-only">Actions</span>
+                <span className="visually-hidden">Actions</span>
               </th>
             </tr>
           </thead>

@@ -1,4 +1,4 @@
-import { ApiError, csrfToken, forgetCsrf, refreshSession } from '../../lib/api';
+import { ApiError, apiErrorOf, csrfToken, forgetCsrf, notifySignedOut, refreshSession } from '../../lib/api';
 import { kbPath, type CreatedEntry } from './kbTypes';
 
 // fetch() reports no upload progress, so files go up with XMLHttpRequest, which must then do by
@@ -40,13 +40,7 @@ function post(url: string, form: FormData, csrf: string | null, onProgress: (fra
   });
 }
 
-function errorOf(r: XhrResult): ApiError {
-  const e = (r.body as { error?: { code?: string; message?: string; details?: unknown } } | undefined)?.error;
-  const fallback =
-    r.status === 413 ? 'The file is larger than this server accepts.' : r.status >= 500 ? 'The server had a problem; try again in a moment.' : `The upload failed (${r.status}).`;
-  const retry = Number(r.retryAfter);
-  return new ApiError(r.status, e?.code ?? `http-${r.status}`, e?.message ?? fallback, e?.details, Number.isFinite(retry) && retry > 0 ? retry : undefined);
-}
+const errorOf = (r: XhrResult): ApiError => apiErrorOf(r.status, r.body, r.retryAfter, 'upload');
 
 const csrfRejected = (r: XhrResult) => {
   const code = (r.body as { error?: { code?: string } } | undefined)?.error?.code;
@@ -68,6 +62,7 @@ export async function uploadEntry(kbId: string, file: File, onProgress: (fractio
     forgetCsrf();
     r = await attempt();
   }
+  if (r.status === 401) notifySignedOut();
   if (r.status === 401) throw new ApiError(401, 'unauthenticated', 'Your session has ended. Sign in again, then upload the file again.');
   if (r.status < 200 || r.status >= 300) throw errorOf(r);
   return r.body as CreatedEntry;

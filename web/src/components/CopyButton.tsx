@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
-import { copyText } from '../../lib/clipboard';
+import { copyText } from '../lib/clipboard';
 
 /** A copy button that says what happened next to it (announced, since focus stays on the button). */
 export function CopyButton({ text, label = 'Copy', ariaLabel, testId }: { text: string; label?: string; ariaLabel?: string; testId?: string }) {
@@ -13,7 +13,7 @@ export function CopyButton({ text, label = 'Copy', ariaLabel, testId }: { text: 
     timer.current = window.setTimeout(() => setState('idle'), 4000);
   };
   return (
-    <span className="acct-copy">
+    <span className="copy-button">
       <button type="button" onClick={() => void copy()} aria-label={ariaLabel} data-testid={testId}>
         {label}
       </button>
