@@ -97,6 +97,12 @@ export function buildApp(deps: AppDeps): BuiltApp {
   );
   app.use(metricsApi.router);
 
+  // The modules, each from its own factory (their routers are mounted below).
+  const queue = createJobQueue(deps.database, logger);
+  const knowledgeBases = createKnowledgeBaseModule({ config, database: deps.database, audit, logger, queue, signal: lifecycle.signal });
+  const chat = createChatModule({ config, db: deps.database.db, audit, logger, knowledgeBases: knowledgeBases.service, signal: lifecycle.signal });
+  providerStates = chat.providerStates;
+
   const apiLimiter = createRateLimiter({
     name: 'api',
     windowMs: config.limits.rateLimitWindowMs,
@@ -108,6 +114,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
   app.use(['/api', '/v1'], corsAllowlist(config.corsOrigins, config.publicUrl));
   app.use(['/api', '/v1'], apiLimiter);
   app.use(['/api', '/v1'], express.json({ limit: config.limits.jsonBodyBytes }), cookieParser());
+  app.post('/v1/chat/completions', chat.openAiPrefetch);
   app.use(['/api', '/v1'], auth.authenticate);
   app.use(['/api', '/v1'], csrfProtection({ secret: csrfSecretFrom(config.secrets.jwtSecret), cookieSessionId: deps.cookieSessionId ?? auth.cookieSessionId, exempt: auth.csrfExempt }));
 
@@ -129,11 +136,6 @@ export function buildApp(deps: AppDeps): BuiltApp {
 
   if (config.diagnosticsRoutes) app.use(diagnosticsRoutes(docs));
 
-  // Module routers, each from its own factory.
-  const queue = createJobQueue(deps.database, logger);
-  const knowledgeBases = createKnowledgeBaseModule({ config, database: deps.database, audit, logger, queue, signal: lifecycle.signal });
-  const chat = createChatModule({ config, db: deps.database.db, audit, logger, knowledgeBases: knowledgeBases.service, signal: lifecycle.signal });
-  providerStates = chat.providerStates;
   app.use(auth.routes(docs));
   app.use(knowledgeBases.routes(docs));
   app.use(chat.routes(docs));

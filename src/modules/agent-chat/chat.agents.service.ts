@@ -46,6 +46,8 @@ const DEFAULT_AGENT = {
   systemPrompt: 'You are a helpful assistant for the people of this company. Answer from the numbered sources when they are relevant and cite them as [n]; say so when they do not answer the question.',
 };
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** Agents: admins create, edit and archive them; members list and use the ones open to them. */
 export class AgentService {
   constructor(
@@ -66,10 +68,20 @@ export class AgentService {
   }
 
   /** An agent `p` may use, by id or slug; anything else is a 404, archived ones included. */
-  async usable(p: Principal, ref: string): Promise<AgentRow> {
-    const agent = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(ref) ? await this.repo.agentById(ref) : await this.repo.agentBySlug(ref);
+  /**
+   * The agent `ref` (id or slug) if `p` may use it. `ahead` is the same read started earlier (see
+   * lookAhead); when it found nothing or failed, the agent is read again.
+   */
+  async usable(p: Principal, ref: string, ahead?: Promise<AgentRow | undefined>): Promise<AgentRow> {
+    const early = ahead ? await ahead : undefined;
+    const agent = early && (early.slug === ref || early.id === ref) ? early : UUID.test(ref) ? await this.repo.agentById(ref) : await this.repo.agentBySlug(ref);
     if (!agent || agent.archivedAt || (agent.visibility === 'admins' && p.user.role !== 'admin')) throw new NotFoundError('agent-not-found', 'No such agent.');
     return agent;
+  }
+
+  /** The row `usable` would read for `ref`, read before the caller is known; decides nothing. */
+  async lookAhead(ref: string): Promise<AgentRow | undefined> {
+    return UUID.test(ref) ? this.repo.agentById(ref) : this.repo.agentBySlug(ref);
   }
 
   /** The knowledge bases the agent searches for `p`: its own list (or all), always within `p`'s rights. */

@@ -530,3 +530,54 @@ describe('a conversation deleted while its answer streams', () => {
     }
   }, 60_000);
 });
+
+describe('an answer whose end the database refuses to write', () => {
+  it('when neither the answer nor its usage end can be written, then the stream ends with an error event, the row stays pending only until the database writes again, and then it is finalised with the tokens the upstream reported and counted in the daily sums once', async () => {
+    const upstream = await fakeOpenAi(() => ({ pieces: ['One. ', 'Two.'], usage: { prompt_tokens: 4321, completion_tokens: 12 } }));
+    const t = await createTestApp({ CREDENTIAL_RATE_LIMIT_MAX: '10000', LLM_PROVIDER: 'openai', LLM_BASE_URL: upstream.baseUrl, LLM_MODEL: 'gpt-4o-mini', LLM_MAX_RETRIES: '0', USAGE_SWEEP_MS: '500' });
+    const suffix = Date.now().toString(36);
+    const { u, auth } = await person(t);
+    const other = await person(t);
+    try {
+      const conv = (await request(t.app).post('/api/conversations').set(auth).send({})).body.conversation;
+      const otherConv = (await request(t.app).post('/api/conversations').set(other.auth).send({})).body.conversation;
+      expect((await ask(t.app, other.auth, otherConv.id, 'First, for someone else')).events.at(-1)?.event).toBe('done');
+      // Fault injection in the database itself: every update of this user's usage rows fails.
+      await t.database.db.execute(sql.raw(`CREATE FUNCTION refuse_usage_${suffix}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`));
+      await t.database.db.execute(sql.raw(`CREATE TRIGGER refuse_usage_${suffix} BEFORE UPDATE ON ai_usage FOR EACH ROW WHEN (OLD.user_id = '${u.id}'::uuid) EXECUTE FUNCTION refuse_usage_${suffix}()`));
+      let dropped = false;
+      try {
+        const { events } = await ask(t.app, auth, conv.id, 'Count, please');
+        expect(events.at(-1)?.event).toBe('error');
+        const pending = rowsOf<{ status: string }>(await t.database.db.execute(sql`SELECT status FROM ai_usage WHERE user_id = ${u.id} AND kind = 'chat'`));
+        expect(pending).toEqual([{ status: 'pending' }]);
+        await t.database.db.execute(sql.raw(`DROP TRIGGER refuse_usage_${suffix} ON ai_usage`));
+        await t.database.db.execute(sql.raw(`DROP FUNCTION refuse_usage_${suffix}()`));
+        dropped = true;
+      } finally {
+        if (!dropped) {
+          await t.database.db.execute(sql.raw(`DROP TRIGGER IF EXISTS refuse_usage_${suffix} ON ai_usage`));
+          await t.database.db.execute(sql.raw(`DROP FUNCTION IF EXISTS refuse_usage_${suffix}()`));
+        }
+      }
+      const until = Date.now() + 10_000;
+      let rows: { status: string; prompt_tokens: number; completion_tokens: number; source: string }[] = [];
+      while (Date.now() < until) {
+        rows = rowsOf(await t.database.db.execute(sql`SELECT status, prompt_tokens, completion_tokens, source FROM ai_usage WHERE user_id = ${u.id} AND kind = 'chat'`));
+        if (rows[0]?.status !== 'pending') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(rows).toEqual([{ status: 'error', prompt_tokens: 4321, completion_tokens: 12, source: 'reported' }]);
+      const daily = rowsOf<{ prompt_tokens: string }>(await t.database.db.execute(sql`SELECT sum(prompt_tokens)::text AS prompt_tokens FROM ai_usage_daily WHERE user_id = ${u.id} AND kind = 'chat'`));
+      expect(daily[0]!.prompt_tokens).toBe('4321');
+      // The other user's answer and its row are as they were.
+      const theirs = rowsOf<{ status: string; prompt_tokens: number }>(await t.database.db.execute(sql`SELECT status, prompt_tokens FROM ai_usage WHERE user_id = ${other.u.id} AND kind = 'chat'`));
+      expect(theirs).toEqual([{ status: 'complete', prompt_tokens: 4321 }]);
+      const their = await request(t.app).get(`/api/conversations/${otherConv.id}`).set(other.auth);
+      expect(their.body.messages.map((m: { role: string; status: string }) => `${m.role}:${m.status}`)).toEqual(['user:complete', 'assistant:complete']);
+    } finally {
+      await t.close();
+      await upstream.close();
+    }
+  }, 60_000);
+});

@@ -82,6 +82,33 @@ describe('OpenAI-compatible API (/v1)', () => {
     expect(plainChunks.every((c) => !c.usage)).toBe(true);
   });
 
+  it('when a member asks /v1 for an admins-only or an archived agent, or a bad key names one, then the agent read ahead of the key check still decides nothing: 404 model_not_found for the member, 401 for the bad key, and nothing is asked upstream', async () => {
+    const admin = await person(t, 'admin');
+    const suffix = Date.now().toString(36);
+    const hidden = await request(t.app).post('/api/agents').set(admin.auth).send({ slug: `hidden-${suffix}`, name: 'Hidden', visibility: 'admins', retrievalK: 0 });
+    const gone = await request(t.app).post('/api/agents').set(admin.auth).send({ slug: `gone-${suffix}`, name: 'Gone', retrievalK: 0 });
+    expect([hidden.status, gone.status]).toEqual([201, 201]);
+    expect((await request(t.app).delete(`/api/agents/${gone.body.agent.id}`).set(admin.auth)).status).toBe(204);
+    const before = upstream.calls.length;
+    const attempt = async (c: OpenAI, model: string) => {
+      try {
+        await c.chat.completions.create({ model, messages: [{ role: 'user', content: 'Hotel limit?' }] });
+        return 'no error';
+      } catch (err) {
+        const e = err as InstanceType<typeof OpenAI.APIError>;
+        return { status: e.status, code: e.code };
+      }
+    };
+    expect(await attempt(client, `hidden-${suffix}`)).toEqual({ status: 404, code: 'model_not_found' });
+    expect(await attempt(client, `gone-${suffix}`)).toEqual({ status: 404, code: 'model_not_found' });
+    const stranger = new OpenAI({ baseURL: client.baseURL, apiKey: 'hk_not-a-real-key', maxRetries: 0 });
+    expect((await attempt(stranger, `hidden-${suffix}`) as { status: number }).status).toBe(401);
+    expect(upstream.calls.length).toBe(before);
+    // The member still gets answers from an agent they may use.
+    const ok = await client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'Hotel limit?' }] });
+    expect(ok.choices[0]!.message.content).toBe('Hotels: up to 180 euros [1].');
+  });
+
   it('when a request has parameters Hearth does not support, an unknown model or a bad key, then the SDK raises the matching error from an OpenAI-shaped body, and nothing is asked upstream', async () => {
     const before = upstream.calls.length;
     const attempt = async (fn: () => Promise<unknown>) => {

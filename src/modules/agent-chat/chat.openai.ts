@@ -1,10 +1,11 @@
 import crypto from 'node:crypto';
-import type { Request } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { ApiDocs } from '../../platform/openapi';
 import { AppError, NotFoundError } from '../../platform/errors';
 import { validated } from '../../platform/http/validate';
 import { z } from '../../platform/zod';
 import type { Principal } from '../auth';
+import type { AgentRow } from './chat.repository';
 import type { AgentService } from './chat.agents.service';
 import type { PromptMessage } from './chat.providers';
 import type { ChatService } from './chat.service';
@@ -39,6 +40,26 @@ const ModelList = z.object({ object: z.literal('list'), data: z.array(z.object({
 const textOf = (c: z.infer<typeof content>) => (typeof c === 'string' ? c : c.map((p) => p.text).join(''));
 
 const STATUS_BY_CODE: Record<string, number> = { 'provider-timeout': 504, 'provider-unavailable': 503, 'provider-error': 502, 'provider-bad-response': 502 };
+
+/** Agent rows read ahead by `openAiAgentPrefetch`, for the request that asked. */
+const prefetched = new WeakMap<Request, Promise<AgentRow | undefined>>();
+
+/**
+ * Mounted before authentication on `POST /v1/chat/completions`: starts reading the requested
+ * agent while the API key is checked, since both reads are round trips before the first token and
+ * neither needs the other. Only a request that carries credentials and got past the rate limit
+ * gets one (the key lookup costs such a request a read already); nothing is decided here: the row
+ * is checked against the caller's rights once they are known, and a failed read is read again.
+ */
+export function openAiAgentPrefetch(agents: AgentService): RequestHandler {
+  return (req, _res, next) => {
+    const model = (req.body as { model?: unknown } | undefined)?.model;
+    if (req.method === 'POST' && req.get('authorization') && typeof model === 'string' && model.length > 0 && model.length <= 200) {
+      prefetched.set(req, agents.lookAhead(model).catch(() => undefined));
+    }
+    next();
+  };
+}
 
 /**
  * The OpenAI-compatible API: `GET /v1/models` (the agents the caller may use, by slug) and
@@ -75,7 +96,7 @@ export function openAiRoutes(docs: ApiDocs, agents: AgentService, chat: ChatServ
       const last = body.messages[body.messages.length - 1]!;
       if (last.role !== 'user') throw new AppError(400, 'last-message-not-user', 'The last message must be the user’s question.', { param: 'messages' });
       const p = principal(req);
-      const agent = await agents.usable(p, body.model).catch((err: unknown) => {
+      const agent = await agents.usable(p, body.model, prefetched.get(req)).catch((err: unknown) => {
         if (err instanceof NotFoundError) throw new AppError(404, 'model_not_found', `The model '${body.model}' does not exist or you do not have access to it.`, { param: 'model' });
         throw err;
       });

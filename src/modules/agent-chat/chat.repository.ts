@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, ilike, inArray, isNull, or, sql } from 'drizzle-orm';
-import type { Db } from '../../platform/db/client';
+import { reusable, type Db } from '../../platform/db/client';
 import { agentConversations, agentKnowledgeBases, agentMessages, agents, providers } from './chat.schema';
 
 export type AgentRow = typeof agents.$inferSelect;
@@ -72,8 +72,15 @@ export class ChatRepository {
     return row;
   }
 
+  private slugLookup?: ReturnType<ChatRepository['buildSlugLookup']>;
+  private buildSlugLookup() {
+    return reusable(this.db.select().from(agents).where(eq(agents.slug, sql.placeholder('slug'))).limit(1));
+  }
+
+  /** Every /v1 request's lookup: built once. */
   async agentBySlug(slug: string): Promise<AgentRow | undefined> {
-    const [row] = await this.db.select().from(agents).where(eq(agents.slug, slug)).limit(1);
+    this.slugLookup ??= this.buildSlugLookup();
+    const [row] = await this.slugLookup.execute({ slug });
     return row;
   }
 

@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
 import type { ApiDocs } from '../../platform/openapi';
+import { AppError } from '../../platform/errors';
 import { validated } from '../../platform/http/validate';
 import { AuditService } from '../../platform/audit/audit.service';
 import { z } from '../../platform/zod';
@@ -121,6 +122,12 @@ export function chatRoutes(docs: ApiDocs, agents: AgentService, chat: ChatServic
     };
     try {
       await run(req, emit, controller.signal);
+    } catch (err) {
+      if (!res.headersSent) throw err;
+      // The stream has begun, so the error handler could only end it: the failure is its last
+      // event. The handler still logs it.
+      emit({ event: 'error', data: err instanceof AppError ? { code: err.code, message: err.message } : { code: 'chat-failed', message: 'The answer failed on the server; try again.' } });
+      throw err;
     } finally {
       clearInterval(heartbeat);
       opts.signal.removeEventListener('abort', shutdown);

@@ -18,7 +18,8 @@ export type TurnEvent =
   | { event: 'citations'; data: { citations: Citation[] } }
   | { event: 'usage'; data: { promptTokens: number; completionTokens: number; totalTokens: number; source: 'reported' | 'estimated'; cost: string } }
   | { event: 'done'; data: { messageId: string; status: 'complete' | 'aborted' } }
-  | { event: 'error'; data: { code: string; message: string; messageId: string } };
+  /** messageId: the answer as saved (none when it could not be). */
+  | { event: 'error'; data: { code: string; message: string; messageId?: string } };
 
 export interface PublicMessage {
   id: string;
@@ -408,8 +409,15 @@ export class ChatService {
       // still accounted, on its own, so that no row stays pending while this process lives.
       this.logger.warn('chat.turn.save-failed', { conversationId: g.conversationId, error: (err as Error).message });
       const failed: GenerateResult['outcome'] = { status: 'error', code: 'answer-not-saved', message: 'The answer could not be saved (was the conversation deleted?).', httpStatus: 409 };
-      const cost = await this.repo.transaction(async (tx) => (await this.usage.finish(usageId, finishWith(failed, undefined), tx.db)).cost);
-      return { ...base, outcome: failed, cost };
+      const end = finishWith(failed, undefined);
+      try {
+        const cost = await this.repo.transaction(async (tx) => (await this.usage.finish(usageId, end, tx.db)).cost);
+        return { ...base, outcome: failed, cost };
+      } catch (again) {
+        // The database itself is not answering: the end is written once it does.
+        this.usage.finishLater(usageId, end);
+        throw again;
+      }
     }
   }
 }

@@ -10,7 +10,7 @@ import { AgentService } from './chat.agents.service';
 import { AnthropicProvider, BreakerProvider, ExtractiveProvider, OpenAiProvider, type ChatProvider } from './chat.providers';
 import { ChatRepository } from './chat.repository';
 import { chatRoutes, providerRoutes } from './chat.routes';
-import { openAiRoutes } from './chat.openai';
+import { openAiAgentPrefetch, openAiRoutes } from './chat.openai';
 import { ChatService } from './chat.service';
 import { ProviderService } from './chat.providers.service';
 import { SecretBox } from '../../platform/crypto';
@@ -67,6 +67,8 @@ export function createChatModule(deps: ChatModuleDeps) {
     /** Circuit-breaker states by provider, reported by /health/ready (never failing it). */
     providers,
     providerStates: () => providers.states(),
+    /** Before authentication on POST /v1/chat/completions (see openAiAgentPrefetch). */
+    openAiPrefetch: openAiAgentPrefetch(agents),
     routes: (docs: ApiDocs) => [chatRoutes(docs, agents, chat, { signal: deps.signal }), providerRoutes(docs, providers), openAiRoutes(docs, agents, chat, { signal: deps.signal })],
     start: async () => {
       await agents.ensureDefault();

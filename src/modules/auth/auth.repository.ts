@@ -1,5 +1,5 @@
 import { and, desc, eq, isNull, ne, sql } from 'drizzle-orm';
-import type { Db } from '../../platform/db/client';
+import { reusable, type Db } from '../../platform/db/client';
 import { apiKeys, authTokens, recoveryCodes, refreshTokens, sessions, users, type ApiKeyScope } from './auth.schema';
 
 export type UserRow = typeof users.$inferSelect;
@@ -147,8 +147,15 @@ export class AuthRepository {
     return this.db.select().from(apiKeys).where(and(eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt))).orderBy(desc(apiKeys.createdAt));
   }
 
+  private keyLookup?: ReturnType<AuthRepository['buildKeyLookup']>;
+  private buildKeyLookup() {
+    return reusable(this.db.select({ key: apiKeys, user: users }).from(apiKeys).innerJoin(users, eq(users.id, apiKeys.userId)).where(eq(apiKeys.keyHash, sql.placeholder('keyHash'))).limit(1));
+  }
+
+  /** Every API request's lookup: built once. */
   async apiKeyWithUser(keyHash: string): Promise<{ key: ApiKeyRow; user: UserRow } | undefined> {
-    const [row] = await this.db.select({ key: apiKeys, user: users }).from(apiKeys).innerJoin(users, eq(users.id, apiKeys.userId)).where(eq(apiKeys.keyHash, keyHash)).limit(1);
+    this.keyLookup ??= this.buildKeyLookup();
+    const [row] = await this.keyLookup.execute({ keyHash });
     return row;
   }
 

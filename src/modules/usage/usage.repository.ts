@@ -1,5 +1,5 @@
 import { and, desc, eq, lte, sql } from 'drizzle-orm';
-import type { Db } from '../../platform/db/client';
+import { reusable, type Db } from '../../platform/db/client';
 import { rowsOf } from '../../platform/db/migrate';
 import { aiUsage, modelPrices, usageProcesses } from './usage.schema';
 
@@ -42,6 +42,24 @@ export class UsageRepository {
    * Inserts unless a row with the same idempotency key exists. ON CONFLICT waits for a concurrent
    * inserter of the same key to commit or roll back, so exactly one of them gets the id back.
    */
+  private pendingInsert?: ReturnType<UsageRepository['buildPendingInsert']>;
+  private buildPendingInsert() {
+    const p = (name: string) => sql.placeholder(name);
+    return reusable(
+      this.db
+        .insert(aiUsage)
+        .values({ userId: p('userId'), agentId: p('agentId'), conversationId: p('conversationId'), apiKeyId: p('apiKeyId'), kind: p('kind'), provider: p('provider'), model: p('model'), reservedTokens: p('reservedTokens'), status: 'pending', ownerProcess: p('ownerProcess') })
+        .returning({ id: aiUsage.id }),
+    );
+  }
+
+  /** The pending row written before every model call: built once. */
+  async insertPending(values: Pick<NewUsageRow, 'userId' | 'agentId' | 'conversationId' | 'apiKeyId' | 'kind' | 'provider' | 'model' | 'reservedTokens' | 'ownerProcess'>): Promise<string> {
+    this.pendingInsert ??= this.buildPendingInsert();
+    const [row] = await this.pendingInsert.execute({ ...values, agentId: values.agentId ?? null, conversationId: values.conversationId ?? null, apiKeyId: values.apiKeyId ?? null });
+    return row!.id;
+  }
+
   async insertUsage(values: NewUsageRow): Promise<string | undefined> {
     const [row] = await this.db.insert(aiUsage).values(values).onConflictDoNothing({ target: aiUsage.idempotencyKey }).returning({ id: aiUsage.id });
     return row?.id;

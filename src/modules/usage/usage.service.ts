@@ -38,9 +38,15 @@ const MAX_ERROR_LENGTH = 2000;
 
 const optionalMs = (n: number | undefined): number | null => (n === undefined ? null : Math.max(0, Math.round(n)));
 
+export type FinishResult = Pick<UsageRecord, 'promptTokens' | 'completionTokens' | 'source' | 'latencyMs' | 'ttftMs' | 'error' | 'messageId'> & { status: 'complete' | 'aborted' | 'error' | 'interrupted' };
+
 /** The recording half of the usage module: one finished model call → its row and the daily sums. */
 export class UsageRecorder {
-  constructor(private readonly db: Db) {}
+  /** Outside any transaction: kept, so that its prepared statements are built once. */
+  private readonly repo: UsageRepository;
+  constructor(private readonly db: Db) {
+    this.repo = new UsageRepository(db);
+  }
 
   /** Records one finished call: inserts the ai_usage row (cost from the model_prices row in force at `at`, 0 when none), and bumps ai_usage_daily (day in UTC of `at`) — in the transaction `tx` given (so the caller can commit it with its own writes), or in its own transaction. A second call with the same idempotencyKey records nothing and returns { recorded: false }. */
   async record(rec: UsageRecord, tx?: Db): Promise<RecordResult> {
@@ -56,7 +62,7 @@ export class UsageRecorder {
   async begin(rec: Pick<UsageRecord, 'userId' | 'agentId' | 'conversationId' | 'apiKeyId' | 'kind' | 'provider' | 'model'> & { reservedTokens: number; ownerProcess: string }, tx?: Db): Promise<string> {
     const tokens = rec.reservedTokens;
     if (!Number.isSafeInteger(tokens) || tokens < 0) throw new Error(`Usage reservedTokens must be a non-negative integer, got ${tokens}.`);
-    const id = await new UsageRepository(tx ?? this.db).insertUsage({
+    return (tx ? new UsageRepository(tx) : this.repo).insertPending({
       userId: rec.userId,
       agentId: rec.agentId ?? null,
       conversationId: rec.conversationId ?? null,
@@ -65,10 +71,8 @@ export class UsageRecorder {
       provider: rec.provider,
       model: rec.model,
       reservedTokens: tokens,
-      status: 'pending',
       ownerProcess: rec.ownerProcess,
     });
-    return id!;
   }
 
   /**
@@ -76,7 +80,7 @@ export class UsageRecorder {
    * message, commit with it): its tokens, cost (the price in force when the call began), status,
    * and the daily sums. A row already finalised is left alone: { recorded: false }.
    */
-  async finish(id: string, result: Pick<UsageRecord, 'promptTokens' | 'completionTokens' | 'source' | 'latencyMs' | 'ttftMs' | 'error' | 'messageId'> & { status: 'complete' | 'aborted' | 'error' | 'interrupted' }, tx: Db): Promise<RecordResult> {
+  async finish(id: string, result: FinishResult, tx: Db): Promise<RecordResult> {
     validate({ userId: null, kind: 'chat', provider: 'x', model: 'x', ...result });
     const repo = new UsageRepository(tx);
     const promptTokens = result.promptTokens;
@@ -102,6 +106,30 @@ export class UsageRecorder {
     if (!row) return { recorded: false, id, cost: current.cost };
     await repo.bumpDaily({ day: row.createdAt.toISOString().slice(0, 10), userId: row.userId, agentId: row.agentId, kind: row.kind, provider: row.provider, model: row.model, promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, cost });
     return { recorded: true, id, cost };
+  }
+
+  /** Ends this process could not write (the database did not answer): id → the end. */
+  private readonly unwritten = new Map<string, FinishResult>();
+
+  /**
+   * For a call whose end could not be written: kept and written by retryUnwritten() (the
+   * heartbeat's sweep, and at shutdown) once the database answers. While this process lives its
+   * heartbeat goes on, so no sweeper would ever take the row as orphaned: without this it would
+   * stay pending. If the process dies first, the row is interrupted like any other.
+   */
+  finishLater(id: string, result: FinishResult): void {
+    this.unwritten.set(id, result);
+  }
+
+  /** Writes the ends finishLater() kept; returns how many were written (or found written). */
+  async retryUnwritten(): Promise<number> {
+    let done = 0;
+    for (const [id, result] of [...this.unwritten]) {
+      await this.db.transaction((tx) => this.finish(id, result, tx as unknown as Db));
+      this.unwritten.delete(id);
+      done += 1;
+    }
+    return done;
   }
 
   /** For admins/tests: set a price. */
@@ -231,6 +259,8 @@ export class UsageHeartbeat {
 
   /** Finalises every orphaned pending row as interrupted; returns how many. */
   async sweep(): Promise<number> {
+    const retried = await this.recorder.retryUnwritten();
+    if (retried > 0) this.log.info('usage.unwritten.finalised', { rows: retried });
     const repo = new UsageRepository(this.db);
     const ids = await repo.orphanedPending(this.staleSeconds);
     let done = 0;
@@ -247,6 +277,7 @@ export class UsageHeartbeat {
   async stop(): Promise<void> {
     clearInterval(this.beatTimer);
     clearInterval(this.sweepTimer);
+    await this.safely('usage.unwritten.failed', () => this.recorder.retryUnwritten());
     await this.safely('usage.heartbeat.stop-failed', () => new UsageRepository(this.db).forget(this.owner));
   }
 

@@ -30,6 +30,16 @@ export interface DatabaseOptions {
   logger: Logger;
 }
 
+/**
+ * A query built once and run many times with placeholders, for the lookups every request makes
+ * (building a drizzle query costs about as much as a PgBouncer round trip: measured 0.6 → 0.4 ms
+ * for the API-key lookup). Unnamed on purpose: a named server-side prepared statement lives on one
+ * PostgreSQL connection, and behind PgBouncer in transaction mode the next run may land on another.
+ */
+export function reusable<P>(query: { prepare(name: string): P }): P {
+  return query.prepare(undefined as unknown as string);
+}
+
 export class DatabaseLockedError extends Error {
   override name = 'DatabaseLockedError';
 }
