@@ -109,6 +109,36 @@ describe('OpenAI-compatible API (/v1)', () => {
     expect(ok.choices[0]!.message.content).toBe('Hotels: up to 180 euros [1].');
   });
 
+  it('when a question cannot fit the model’s context window, then /v1 refuses it with a plain 422 in OpenAI’s shape, streaming or not, before anything is asked upstream or accounted, and the UI turn refuses it before the stream with nothing written', async () => {
+    const admin = await person(t, 'admin');
+    const slug = `small-window-${Date.now().toString(36)}`;
+    // An 8k-token model: the question below is ~10k tokens.
+    const created = await request(t.app).post('/api/agents').set(admin.auth).send({ slug, name: 'Small window', model: 'llama3-8b', retrievalK: 0 });
+    expect(created.status).toBe(201);
+    const question = 'a '.repeat(10_000);
+    const before = upstream.calls.length;
+    const usageRows = async () => Number(rowsOf<{ n: number }>(await t.database.db.execute(sql`SELECT count(*)::int AS n FROM ai_usage WHERE user_id = ${userId}`))[0]!.n);
+    const rowsBefore = await usageRows();
+    for (const stream of [false, true]) {
+      const res = await request(server).post('/v1/chat/completions').set('Authorization', `Bearer ${client.apiKey}`).send({ model: slug, stream, messages: [{ role: 'user', content: question }] });
+      expect(res.status).toBe(422);
+      expect(res.headers['content-type']).toMatch(/application\/json/);
+      expect(res.body.error).toMatchObject({ code: 'prompt-too-long', type: 'invalid_request_error' });
+      expect(res.body.error.message).toMatch(/does not fit the model’s context window/);
+    }
+    const { auth } = await person(t);
+    const conv = (await request(t.app).post('/api/conversations').set(auth).send({ agent: slug })).body.conversation;
+    const turn = await request(t.app).post(`/api/conversations/${conv.id}/messages`).set(auth).send({ content: question.slice(0, 20_000) });
+    expect(turn.status).toBe(422);
+    expect(turn.body.error.code).toBe('prompt-too-long');
+    expect((await request(t.app).get(`/api/conversations/${conv.id}`).set(auth)).body.messages).toEqual([]);
+    expect(upstream.calls.length).toBe(before);
+    expect(await usageRows()).toBe(rowsBefore);
+    // A question that fits still gets its answer from the same agent.
+    const ok = await client.chat.completions.create({ model: slug, messages: [{ role: 'user', content: 'Hotel limit?' }] });
+    expect(ok.choices[0]!.finish_reason).toBe('stop');
+  });
+
   it('when a request has parameters Hearth does not support, an unknown model or a bad key, then the SDK raises the matching error from an OpenAI-shaped body, and nothing is asked upstream', async () => {
     const before = upstream.calls.length;
     const attempt = async (fn: () => Promise<unknown>) => {

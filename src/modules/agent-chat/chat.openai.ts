@@ -112,8 +112,8 @@ export function openAiRoutes(docs: ApiDocs, agents: AgentService, chat: ChatServ
       opts.signal.addEventListener('abort', abort, { once: true });
       const chunk = (delta: object, finish: string | null = null) => ({ id, object: 'chat.completion.chunk', created, model: agent.slug, choices: [{ index: 0, delta, finish_reason: finish }] });
       try {
-        // Refused before any byte is sent: an open circuit is a plain 503.
-        await chat.assertAnswerable(agent);
+        // Refused before any byte is sent: an open circuit is a plain 503, a question too long a 422.
+        await chat.assertAnswerable(agent, { question: textOf(last.content), clientSystem, maxOutputTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined });
         if (body.stream) {
           res.status(200).set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
           res.flushHeaders();

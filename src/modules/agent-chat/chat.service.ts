@@ -91,6 +91,15 @@ export function buildPrompt(opts: { systemPrompt: string; clientSystem?: string[
   return { messages: [{ role: 'system', content: system }, ...clientSystem, ...kept, { role: 'user', content: opts.question }], promptTokens: used, droppedHistory: opts.history.length - kept.length };
 }
 
+/**
+ * Refuses a question that cannot fit the window even with no sources and no history, before
+ * anything is written, reserved or streamed (buildPrompt would refuse it only after).
+ */
+function assertFits(o: { systemPrompt: string; clientSystem?: string[]; questionTokens: number; window: number; maxOutputTokens: number }): void {
+  const least = countTokens(o.systemPrompt) + 4 + (o.clientSystem ?? []).reduce((n, s) => n + countTokens(s) + 4, 0) + o.questionTokens + 4;
+  if (least > o.window - o.maxOutputTokens) throw new AppError(422, 'prompt-too-long', `The question does not fit the model’s context window: with the agent’s instructions it takes ${least} tokens, and the window leaves ${o.window - o.maxOutputTokens} once ${o.maxOutputTokens} are kept for the answer. Ask a shorter question.`);
+}
+
 /** Conversations, messages and the chat turn. */
 export class ChatService {
   /** Identifies this process's pending usage rows (ai_usage.owner_process). */
@@ -318,9 +327,14 @@ export class ChatService {
     if (!error && title) await this.repo.renameIf(conversationId, provisional, title);
   }
 
-  /** Throws the 503 an open circuit means, before a caller commits to a stream. */
-  async assertAnswerable(agent: AgentRow): Promise<void> {
-    refuseIfOpen((await this.providerFor(agent)).provider);
+  /**
+   * Throws what would refuse the answer before a caller commits to a stream: the 503 an open
+   * circuit means, and the 422 of a question that cannot fit the model's window.
+   */
+  async assertAnswerable(agent: AgentRow, ask: { question: string; clientSystem?: string[]; maxOutputTokens?: number }): Promise<void> {
+    const { provider, model } = await this.providerFor(agent);
+    refuseIfOpen(provider);
+    assertFits({ systemPrompt: agent.systemPrompt, clientSystem: ask.clientSystem, questionTokens: countTokens(ask.question), window: contextWindow(model), maxOutputTokens: Math.min(ask.maxOutputTokens ?? agent.maxOutputTokens, agent.maxOutputTokens) });
   }
 
   /**
@@ -342,8 +356,10 @@ export class ChatService {
     refuseIfOpen(provider);
     // A client may ask for less than the agent allows, never more.
     const maxOutputTokens = Math.min(g.maxOutputTokens ?? agent.maxOutputTokens, agent.maxOutputTokens);
+    const questionTokens = countTokens(g.question);
+    assertFits({ systemPrompt: agent.systemPrompt, clientSystem: g.clientSystem, questionTokens, window: contextWindow(model), maxOutputTokens });
     const started = performance.now();
-    const pending = { userId: p.user.id, agentId: agent.id, conversationId: g.conversationId, apiKeyId: p.apiKey?.id ?? null, kind: 'chat' as const, provider: provider.name, model, reservedTokens: countTokens(g.question) + maxOutputTokens, ownerProcess: this.owner };
+    const pending = { userId: p.user.id, agentId: agent.id, conversationId: g.conversationId, apiKeyId: p.apiKey?.id ?? null, kind: 'chat' as const, provider: provider.name, model, reservedTokens: questionTokens + maxOutputTokens, ownerProcess: this.owner };
     // With writes of the caller's own (the question), one transaction; alone, the row is one
     // statement (two round trips fewer before the first token).
     const open = g.open;
