@@ -6,7 +6,7 @@ import type { RedisClient } from './platform/redis';
 import { requestId } from './platform/http/request-id';
 import { accessLog } from './platform/http/access-log';
 import { corsAllowlist, securityHeaders } from './platform/http/security';
-import { createRateLimiter } from './platform/http/rate-limit';
+import { createRateLimiter, limitAlongside } from './platform/http/rate-limit';
 import { csrfProtection, csrfSecretFrom } from './platform/http/csrf';
 import { errorHandler, notFound } from './platform/http/error-handler';
 import { webUi } from './platform/http/static';
@@ -112,10 +112,9 @@ export function buildApp(deps: AppDeps): BuiltApp {
   });
   // Cross-origin rules concern the API; health probes and static files do not need them.
   app.use(['/api', '/v1'], corsAllowlist(config.corsOrigins, config.publicUrl));
-  app.use(['/api', '/v1'], apiLimiter);
-  app.use(['/api', '/v1'], express.json({ limit: config.limits.jsonBodyBytes }), cookieParser());
-  app.post('/v1/chat/completions', chat.openAiPrefetch);
-  app.use(['/api', '/v1'], auth.authenticate);
+  // Body, cookies and credentials are read while the client's request is counted, unless the
+  // client is near its limit (limitAlongside).
+  app.use(['/api', '/v1'], limitAlongside(apiLimiter, [express.json({ limit: config.limits.jsonBodyBytes }), cookieParser(), chat.openAiPrefetch, auth.authenticate]));
   app.use(['/api', '/v1'], csrfProtection({ secret: csrfSecretFrom(config.secrets.jwtSecret), cookieSessionId: deps.cookieSessionId ?? auth.cookieSessionId, exempt: auth.csrfExempt }));
 
   const docsApi = docs.router();

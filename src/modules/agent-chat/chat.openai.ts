@@ -45,7 +45,7 @@ const STATUS_BY_CODE: Record<string, number> = { 'provider-timeout': 504, 'provi
 const prefetched = new WeakMap<Request, Promise<AgentRow | undefined>>();
 
 /**
- * Mounted before authentication on `POST /v1/chat/completions`: starts reading the requested
+ * Runs before authentication (for `POST /v1/chat/completions` only): starts reading the requested
  * agent while the API key is checked, since both reads are round trips before the first token and
  * neither needs the other. Only a request that carries credentials and got past the rate limit
  * gets one (the key lookup costs such a request a read already); nothing is decided here: the row
@@ -54,7 +54,7 @@ const prefetched = new WeakMap<Request, Promise<AgentRow | undefined>>();
 export function openAiAgentPrefetch(agents: AgentService): RequestHandler {
   return (req, _res, next) => {
     const model = (req.body as { model?: unknown } | undefined)?.model;
-    if (req.method === 'POST' && req.get('authorization') && typeof model === 'string' && model.length > 0 && model.length <= 200) {
+    if (req.method === 'POST' && req.originalUrl.split('?')[0] === '/v1/chat/completions' && req.get('authorization') && typeof model === 'string' && model.length > 0 && model.length <= 200) {
       prefetched.set(req, agents.lookAhead(model).catch(() => undefined));
     }
     next();

@@ -67,7 +67,7 @@ export function createChatModule(deps: ChatModuleDeps) {
     /** Circuit-breaker states by provider, reported by /health/ready (never failing it). */
     providers,
     providerStates: () => providers.states(),
-    /** Before authentication on POST /v1/chat/completions (see openAiAgentPrefetch). */
+    /** Before authentication (see openAiAgentPrefetch). */
     openAiPrefetch: openAiAgentPrefetch(agents),
     routes: (docs: ApiDocs) => [chatRoutes(docs, agents, chat, { signal: deps.signal }), providerRoutes(docs, providers), openAiRoutes(docs, agents, chat, { signal: deps.signal })],
     start: async () => {

@@ -8,6 +8,7 @@ import { csrfProtection, csrfSecretFrom, csrfTokenFor } from './csrf';
 import { errorHandler } from './error-handler';
 import { requestId } from './request-id';
 import { validate } from './validate';
+import { createRateLimiter, limitAlongside } from './rate-limit';
 import { z } from '../zod';
 import { AppError } from '../errors';
 import { createLogger } from '../logger';
@@ -171,6 +172,44 @@ describe('HTTP platform', () => {
         await strict.close();
         await proxied.close();
       }
+    });
+  });
+
+  describe('the rate limit alongside authentication', () => {
+    it('when a client is well under its limit, then its credentials are read while it is counted; near the limit, or not seen yet, nothing of the chain runs before the verdict, and a refused request never reaches it', async () => {
+      const limiter = createRateLimiter({ name: unique('alongside'), windowMs: 60_000, limit: 20, redisPrefix: 'test:' });
+      // What the chain's first step saw: whether the limiter had already counted the request.
+      const seen: ('counted' | 'not yet')[] = [];
+      const chainStep: express.RequestHandler = (req, _res, next) => {
+        seen.push((req as { rateLimit?: unknown }).rateLimit ? 'counted' : 'not yet');
+        next();
+      };
+      const app = express();
+      app.use(limitAlongside(limiter, [chainStep, express.json()]));
+      app.post('/x', (req, res) => res.json({ got: req.body }));
+      app.use(errorHandler(captureLogger('error').logger));
+      const statuses: number[] = [];
+      for (let i = 0; i < 25; i++) {
+        const res = await request(app).post('/x').send({ i });
+        statuses.push(res.status);
+        if (res.status === 200) expect(res.body.got).toEqual({ i });
+        else expect(res.body.error.code).toBe('rate-limited');
+      }
+      expect(statuses).toEqual([...Array(20).fill(200), ...Array(5).fill(429)]);
+      // First request: not seen yet. Then overlapped while more than 2 (a tenth) were left, i.e.
+      // after counts leaving 19..3; the request after the count that left 2, and the last ones
+      // allowed, waited. The refused five never ran the chain.
+      expect(seen).toEqual(['counted', ...Array(17).fill('not yet'), 'counted', 'counted']);
+      // A body the chain rejects is still refused as such, with the verdict taken.
+      const other = express();
+      const strict = createRateLimiter({ name: unique('alongside'), windowMs: 60_000, limit: 20, redisPrefix: 'test:' });
+      other.use(limitAlongside(strict, [express.json()]));
+      other.post('/x', (_req, res) => res.json({}));
+      other.use(errorHandler(captureLogger('error').logger));
+      expect((await request(other).post('/x').send({ ok: 1 })).status).toBe(200);
+      const bad = await request(other).post('/x').set('Content-Type', 'application/json').send('{"unterminated');
+      expect(bad.status).toBe(400);
+      expect(bad.headers['ratelimit']).toBeDefined();
     });
   });
 
