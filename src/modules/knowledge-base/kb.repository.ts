@@ -9,6 +9,9 @@ export interface KbStats {
   chunks: number;
 }
 
+/** Who may read a knowledge base, as SQL: its owner, everyone for organization-wide ones, admins always (kb.service canRead is the same rule for a row in hand). */
+const readRights = (userId: string, isAdmin: boolean) => (isAdmin ? undefined : or(eq(knowledgeBases.ownerId, userId), eq(knowledgeBases.visibility, 'organization')));
+
 /** The only place that touches the knowledge-base tables. */
 export class KbRepository {
   constructor(readonly db: Db) {}
@@ -25,7 +28,7 @@ export class KbRepository {
 
   /** Knowledge bases a user may read: their own and organization-wide ones (all, for admins). */
   async listReadable(userId: string, isAdmin: boolean, opts: { limit: number; offset: number }): Promise<{ rows: KnowledgeBaseRow[]; total: number }> {
-    const where = isAdmin ? undefined : or(eq(knowledgeBases.ownerId, userId), eq(knowledgeBases.visibility, 'organization'));
+    const where = readRights(userId, isAdmin);
     const rows = await this.db.select().from(knowledgeBases).where(where).orderBy(desc(knowledgeBases.updatedAt), knowledgeBases.id).limit(opts.limit).offset(opts.offset);
     const [count] = await this.db.select({ n: sql<number>`count(*)::int` }).from(knowledgeBases).where(where);
     return { rows, total: Number(count?.n ?? 0) };
@@ -34,7 +37,7 @@ export class KbRepository {
   /** Every knowledge base the user may read (of `among`, when given). */
   async readable(userId: string, isAdmin: boolean, among?: string[]): Promise<KnowledgeBaseRow[]> {
     if (among && among.length === 0) return [];
-    const rights = isAdmin ? undefined : or(eq(knowledgeBases.ownerId, userId), eq(knowledgeBases.visibility, 'organization'));
+    const rights = readRights(userId, isAdmin);
     const where = among ? and(inArray(knowledgeBases.id, among), rights) : rights;
     return this.db.select().from(knowledgeBases).where(where).orderBy(knowledgeBases.id);
   }

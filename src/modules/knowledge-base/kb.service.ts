@@ -32,6 +32,7 @@ export interface KbDefaults {
 
 type Origin = { ip: string | null; userAgent: string | null };
 
+/** The read rule (kb.repository readRights is the same rule in SQL). */
 const canRead = (p: Principal, kb: KnowledgeBaseRow) => kb.visibility === 'organization' || kb.ownerId === p.user.id || p.user.role === 'admin';
 const canWrite = (p: Principal, kb: KnowledgeBaseRow) => kb.ownerId === p.user.id || p.user.role === 'admin';
 
@@ -57,13 +58,19 @@ export class KnowledgeBaseService {
   /** Hybrid search in one knowledge base the caller may read. */
   async search(p: Principal, id: string, text: string, k: number): Promise<{ hits: SearchHit[]; plan: 'exact' | 'hnsw' }> {
     const kb = await this.readable(p, id);
-    const embedder = this.deps.embedderFor(kb);
+    return this.searchAlike(p, [kb], text, k, { kbId: kb.id });
+  }
+
+  /** One hybrid search over knowledge bases embedded alike: one query embedding (accounted), one search. */
+  private async searchAlike(p: Principal, group: KnowledgeBaseRow[], text: string, k: number, usage: { kbId?: string; agentId?: string | null; conversationId?: string | null }) {
+    const first = group[0]!;
+    const embedder = this.deps.embedderFor(first);
     const query = await embedder.embed([text]);
     // A remote model's query embedding costs tokens like any other call; the built-in one is free.
     if (embedder.provider !== 'local') {
-      await this.deps.usage.record({ userId: p.user.id, apiKeyId: p.apiKey?.id ?? null, kbId: kb.id, kind: 'embedding', provider: embedder.provider, model: embedder.model, promptTokens: query.promptTokens, source: query.source, latencyMs: query.latencyMs });
+      await this.deps.usage.record({ userId: p.user.id, apiKeyId: p.apiKey?.id ?? null, kbId: usage.kbId ?? null, agentId: usage.agentId ?? null, conversationId: usage.conversationId ?? null, kind: 'embedding', provider: embedder.provider, model: embedder.model, promptTokens: query.promptTokens, source: query.source, latencyMs: query.latencyMs });
     }
-    return hybridSearch(this.db, { kbIds: [kb.id], dimensions: kb.embeddingDimensions, languages: [kb.language] }, { text, vector: query.vectors[0]! }, { k, exactThreshold: this.deps.exactScanMaxChunks });
+    return hybridSearch(this.db, { kbIds: group.map((kb) => kb.id), dimensions: first.embeddingDimensions, languages: [...new Set(group.map((kb) => kb.language))] }, { text, vector: query.vectors[0]! }, { k, exactThreshold: this.deps.exactScanMaxChunks });
   }
 
   /**
@@ -94,13 +101,7 @@ export class KnowledgeBaseService {
     for (const group of groups.values()) {
       const first = group[0]!;
       try {
-        const embedder = this.deps.embedderFor(first);
-        const query = await embedder.embed([text]);
-        if (embedder.provider !== 'local') {
-          await this.deps.usage.record({ userId: p.user.id, apiKeyId: p.apiKey?.id ?? null, agentId: usage?.agentId ?? null, conversationId: usage?.conversationId ?? null, kind: 'embedding', provider: embedder.provider, model: embedder.model, promptTokens: query.promptTokens, source: query.source, latencyMs: query.latencyMs });
-        }
-        const { hits } = await hybridSearch(this.db, { kbIds: group.map((kb) => kb.id), dimensions: first.embeddingDimensions, languages: [...new Set(group.map((kb) => kb.language))] }, { text, vector: query.vectors[0]! }, { k, exactThreshold: this.deps.exactScanMaxChunks });
-        lists.push(hits);
+        lists.push((await this.searchAlike(p, group, text, k, { agentId: usage?.agentId, conversationId: usage?.conversationId })).hits);
       } catch (err) {
         // One knowledge base whose embedder is gone or down must not silence the others: the answer
         // draws on what can be searched, and only when nothing can is the failure the caller's.
