@@ -113,7 +113,7 @@ export function openAiRoutes(docs: ApiDocs, agents: AgentService, chat: ChatServ
       const chunk = (delta: object, finish: string | null = null) => ({ id, object: 'chat.completion.chunk', created, model: agent.slug, choices: [{ index: 0, delta, finish_reason: finish }] });
       try {
         // Refused before any byte is sent: an open circuit is a plain 503, a question too long a 422.
-        await chat.assertAnswerable(agent, { question: textOf(last.content), clientSystem, maxOutputTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined });
+        const resolved = await chat.assertAnswerable(agent, { question: textOf(last.content), clientSystem, maxOutputTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined });
         if (body.stream) {
           res.status(200).set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
           res.flushHeaders();
@@ -121,7 +121,7 @@ export function openAiRoutes(docs: ApiDocs, agents: AgentService, chat: ChatServ
           send(chunk({ role: 'assistant', content: '' }));
           const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
           try {
-            const r = await chat.generate({ p, agent, question: textOf(last.content), history, clientSystem, conversationId: null, maxOutputTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined, temperature: body.temperature, signal: controller.signal, onDelta: (text) => send(chunk({ content: text })) });
+            const r = await chat.generate({ p, agent, resolved, question: textOf(last.content), history, clientSystem, conversationId: null, maxOutputTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined, temperature: body.temperature, signal: controller.signal, onDelta: (text) => send(chunk({ content: text })) });
             if (res.destroyed) return;
             if (r.outcome.status === 'error') send({ error: { message: r.outcome.message, type: 'api_error', param: null, code: r.outcome.code } });
             else if (r.outcome.status === 'aborted') send({ error: { message: 'The server is shutting down; the answer was cut short.', type: 'api_error', param: null, code: 'server-shutting-down' } });
@@ -141,7 +141,7 @@ export function openAiRoutes(docs: ApiDocs, agents: AgentService, chat: ChatServ
           }
           return;
         }
-        const r = await chat.generate({ p, agent, question: textOf(last.content), history, clientSystem, conversationId: null, maxOutputTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined, temperature: body.temperature, signal: controller.signal, onDelta: () => undefined });
+        const r = await chat.generate({ p, agent, resolved, question: textOf(last.content), history, clientSystem, conversationId: null, maxOutputTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined, temperature: body.temperature, signal: controller.signal, onDelta: () => undefined });
         if (r.outcome.status === 'error') throw new AppError(STATUS_BY_CODE[r.outcome.code] ?? r.outcome.httpStatus ?? 500, r.outcome.code, r.outcome.message);
         if (r.outcome.status === 'aborted') throw new AppError(503, 'server-shutting-down', 'The server is shutting down; the answer was cut short.', undefined, { 'Retry-After': '5' });
         res.json({ id, object: 'chat.completion', created, model: agent.slug, choices: [{ index: 0, message: { role: 'assistant', content: r.text }, finish_reason: 'stop' }], usage: usageOf(r.tokens) });

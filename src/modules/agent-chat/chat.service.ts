@@ -110,7 +110,7 @@ export class ChatService {
     private readonly agents: AgentService,
     private readonly kbs: Pick<KnowledgeBaseService, 'searchMany'>,
     private readonly usage: UsageRecorder,
-    private readonly providerFor: (agent: AgentRow) => Promise<{ provider: ChatProvider; model: string }>,
+    private readonly providerFor: (agent: AgentRow) => Promise<ResolvedProvider>,
     private readonly logger: Logger,
   ) {}
 
@@ -331,10 +331,12 @@ export class ChatService {
    * Throws what would refuse the answer before a caller commits to a stream: the 503 an open
    * circuit means, and the 422 of a question that cannot fit the model's window.
    */
-  async assertAnswerable(agent: AgentRow, ask: { question: string; clientSystem?: string[]; maxOutputTokens?: number }): Promise<void> {
-    const { provider, model } = await this.providerFor(agent);
-    refuseIfOpen(provider);
-    assertFits({ systemPrompt: agent.systemPrompt, clientSystem: ask.clientSystem, questionTokens: countTokens(ask.question), window: contextWindow(model), maxOutputTokens: Math.min(ask.maxOutputTokens ?? agent.maxOutputTokens, agent.maxOutputTokens) });
+  async assertAnswerable(agent: AgentRow, ask: { question: string; clientSystem?: string[]; maxOutputTokens?: number }): Promise<ResolvedProvider> {
+    const resolved = await this.providerFor(agent);
+    refuseIfOpen(resolved.provider);
+    assertFits({ systemPrompt: agent.systemPrompt, clientSystem: ask.clientSystem, questionTokens: countTokens(ask.question), window: contextWindow(resolved.model), maxOutputTokens: Math.min(ask.maxOutputTokens ?? agent.maxOutputTokens, agent.maxOutputTokens) });
+    // Handed to generate(), so that an admin provider's row is not read a second time.
+    return resolved;
   }
 
   /**
@@ -351,7 +353,7 @@ export class ChatService {
 
   private async produce(g: GenerateInput): Promise<GenerateResult> {
     const { p, agent, signal } = g;
-    const { provider, model } = await this.providerFor(agent);
+    const { provider, model } = g.resolved ?? (await this.providerFor(agent));
     // An open circuit refuses before anything is written or reserved: a plain 503, not a stream.
     refuseIfOpen(provider);
     // A client may ask for less than the agent allows, never more.
@@ -438,9 +440,16 @@ export class ChatService {
   }
 }
 
+export interface ResolvedProvider {
+  provider: ChatProvider;
+  model: string;
+}
+
 export interface GenerateInput {
   p: Principal;
   agent: AgentRow;
+  /** The agent's provider, when the caller resolved it already (assertAnswerable). */
+  resolved?: ResolvedProvider;
   question: string;
   history: PromptMessage[];
   /** A client's own system messages (/v1): after the agent's system prompt. */
