@@ -534,7 +534,7 @@ describe('a conversation deleted while its answer streams', () => {
 describe('an answer whose end the database refuses to write', () => {
   it('when neither the answer nor its usage end can be written, then the stream ends with an error event, the row stays pending only until the database writes again, and then it is finalised with the tokens the upstream reported and counted in the daily sums once', async () => {
     const upstream = await fakeOpenAi(() => ({ pieces: ['One. ', 'Two.'], usage: { prompt_tokens: 4321, completion_tokens: 12 } }));
-    const t = await createTestApp({ CREDENTIAL_RATE_LIMIT_MAX: '10000', LLM_PROVIDER: 'openai', LLM_BASE_URL: upstream.baseUrl, LLM_MODEL: 'gpt-4o-mini', LLM_MAX_RETRIES: '0', USAGE_SWEEP_MS: '500' });
+    const t = await createTestApp({ CREDENTIAL_RATE_LIMIT_MAX: '10000', LLM_PROVIDER: 'openai', LLM_BASE_URL: upstream.baseUrl, LLM_MODEL: 'gpt-4o-mini', LLM_MAX_RETRIES: '0' });
     const suffix = Date.now().toString(36);
     const { u, auth } = await person(t);
     const other = await person(t);
@@ -551,6 +551,8 @@ describe('an answer whose end the database refuses to write', () => {
         expect(events.at(-1)?.event).toBe('error');
         const pending = rowsOf<{ status: string }>(await t.database.db.execute(sql`SELECT status FROM ai_usage WHERE user_id = ${u.id} AND kind = 'chat'`));
         expect(pending).toEqual([{ status: 'pending' }]);
+        // While the database still refuses, a retry fails and the end is kept.
+        expect(await t.chat.retryUnwrittenUsage()).toEqual({ written: 0, failed: 1 });
         await t.database.db.execute(sql.raw(`DROP TRIGGER refuse_usage_${suffix} ON ai_usage`));
         await t.database.db.execute(sql.raw(`DROP FUNCTION refuse_usage_${suffix}()`));
         dropped = true;
@@ -560,14 +562,12 @@ describe('an answer whose end the database refuses to write', () => {
           await t.database.db.execute(sql.raw(`DROP FUNCTION IF EXISTS refuse_usage_${suffix}()`));
         }
       }
-      const until = Date.now() + 10_000;
-      let rows: { status: string; prompt_tokens: number; completion_tokens: number; source: string }[] = [];
-      while (Date.now() < until) {
-        rows = rowsOf(await t.database.db.execute(sql`SELECT status, prompt_tokens, completion_tokens, source FROM ai_usage WHERE user_id = ${u.id} AND kind = 'chat'`));
-        if (rows[0]?.status !== 'pending') break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      // What the heartbeat's sweep does first (called here rather than waited for: a fast sweep
+      // would also finalise other test files' orphaned rows in a shared database).
+      expect(await t.chat.retryUnwrittenUsage()).toEqual({ written: 1, failed: 0 });
+      const rows = rowsOf<{ status: string; prompt_tokens: number; completion_tokens: number; source: string }>(await t.database.db.execute(sql`SELECT status, prompt_tokens, completion_tokens, source FROM ai_usage WHERE user_id = ${u.id} AND kind = 'chat'`));
       expect(rows).toEqual([{ status: 'error', prompt_tokens: 4321, completion_tokens: 12, source: 'reported' }]);
+      expect(await t.chat.retryUnwrittenUsage()).toEqual({ written: 0, failed: 0 });
       const daily = rowsOf<{ prompt_tokens: string }>(await t.database.db.execute(sql`SELECT sum(prompt_tokens)::text AS prompt_tokens FROM ai_usage_daily WHERE user_id = ${u.id} AND kind = 'chat'`));
       expect(daily[0]!.prompt_tokens).toBe('4321');
       // The other user's answer and its row are as they were.
@@ -575,6 +575,24 @@ describe('an answer whose end the database refuses to write', () => {
       expect(theirs).toEqual([{ status: 'complete', prompt_tokens: 4321 }]);
       const their = await request(t.app).get(`/api/conversations/${otherConv.id}`).set(other.auth);
       expect(their.body.messages.map((m: { role: string; status: string }) => `${m.role}:${m.status}`)).toEqual(['user:complete', 'assistant:complete']);
+    } finally {
+      await t.close();
+      await upstream.close();
+    }
+  }, 60_000);
+});
+
+describe('an upstream reporting token counts no column can hold', () => {
+  it('when the upstream reports a negative and a fractional count, then the answer is still saved and its call accounted once, with the counts made whole and non-negative', async () => {
+    const upstream = await fakeOpenAi(() => ({ pieces: ['Fine.'], usage: { prompt_tokens: -1, completion_tokens: 12.5 } }));
+    const t = await createTestApp({ CREDENTIAL_RATE_LIMIT_MAX: '10000', LLM_PROVIDER: 'openai', LLM_BASE_URL: upstream.baseUrl, LLM_MODEL: 'gpt-4o-mini', LLM_MAX_RETRIES: '0' });
+    try {
+      const { u, auth } = await person(t);
+      const conv = (await request(t.app).post('/api/conversations').set(auth).send({})).body.conversation;
+      const { events } = await ask(t.app, auth, conv.id, 'Is it fine?');
+      expect(events.at(-1)).toMatchObject({ event: 'done', data: { status: 'complete' } });
+      const rows = rowsOf<{ status: string; prompt_tokens: number; completion_tokens: number }>(await t.database.db.execute(sql`SELECT status, prompt_tokens, completion_tokens FROM ai_usage WHERE user_id = ${u.id} AND kind = 'chat'`));
+      expect(rows).toEqual([{ status: 'complete', prompt_tokens: 0, completion_tokens: 13 }]);
     } finally {
       await t.close();
       await upstream.close();

@@ -4,7 +4,7 @@ import type { ApiDocs } from '../../platform/openapi';
 import { AppError, NotFoundError } from '../../platform/errors';
 import { validated } from '../../platform/http/validate';
 import { z } from '../../platform/zod';
-import type { Principal } from '../auth';
+import { looksLikeApiKey, type Principal } from '../auth';
 import type { AgentRow } from './chat.repository';
 import type { AgentService } from './chat.agents.service';
 import type { PromptMessage } from './chat.providers';
@@ -47,14 +47,17 @@ const prefetched = new WeakMap<Request, Promise<AgentRow | undefined>>();
 /**
  * Runs before authentication (for `POST /v1/chat/completions` only): starts reading the requested
  * agent while the API key is checked, since both reads are round trips before the first token and
- * neither needs the other. Only a request that carries credentials and got past the rate limit
- * gets one (the key lookup costs such a request a read already); nothing is decided here: the row
- * is checked against the caller's rights once they are known, and a failed read is read again.
+ * neither needs the other. Only a request bearing an API key gets one (its key lookup costs it a
+ * read already), and only once the rate limit let it through or gave it headroom (limitAlongside).
+ * Nothing is decided here: the row is checked against the caller's rights once they are known, and
+ * a failed read is read again.
  */
 export function openAiAgentPrefetch(agents: AgentService): RequestHandler {
   return (req, _res, next) => {
+    if (req.method !== 'POST' || req.originalUrl.split('?')[0] !== '/v1/chat/completions') return next();
     const model = (req.body as { model?: unknown } | undefined)?.model;
-    if (req.method === 'POST' && req.originalUrl.split('?')[0] === '/v1/chat/completions' && req.get('authorization') && typeof model === 'string' && model.length > 0 && model.length <= 200) {
+    const bearer = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
+    if (bearer && looksLikeApiKey(bearer) && typeof model === 'string' && model.length > 0 && model.length <= 200) {
       prefetched.set(req, agents.lookAhead(model).catch(() => undefined));
     }
     next();

@@ -67,6 +67,8 @@ export function createChatModule(deps: ChatModuleDeps) {
     /** Circuit-breaker states by provider, reported by /health/ready (never failing it). */
     providers,
     providerStates: () => providers.states(),
+    /** Writes the usage ends kept while the database refused them (the heartbeat's sweep does it too). */
+    retryUnwrittenUsage: () => recorder.retryUnwritten(),
     /** Before authentication (see openAiAgentPrefetch). */
     openAiPrefetch: openAiAgentPrefetch(agents),
     routes: (docs: ApiDocs) => [chatRoutes(docs, agents, chat, { signal: deps.signal }), providerRoutes(docs, providers), openAiRoutes(docs, agents, chat, { signal: deps.signal })],

@@ -115,21 +115,30 @@ export class UsageRecorder {
    * For a call whose end could not be written: kept and written by retryUnwritten() (the
    * heartbeat's sweep, and at shutdown) once the database answers. While this process lives its
    * heartbeat goes on, so no sweeper would ever take the row as orphaned: without this it would
-   * stay pending. If the process dies first, the row is interrupted like any other.
+   * stay pending. If the process dies first, or its heartbeat stalls past the staleness while the
+   * database is away, the row is swept as interrupted (without these tokens) like any other.
    */
   finishLater(id: string, result: FinishResult): void {
     this.unwritten.set(id, result);
   }
 
-  /** Writes the ends finishLater() kept; returns how many were written (or found written). */
-  async retryUnwritten(): Promise<number> {
-    let done = 0;
+  /**
+   * Writes the ends finishLater() kept, each on its own (one failing does not hold up the others);
+   * returns how many were written (or found written) and how many failed again.
+   */
+  async retryUnwritten(): Promise<{ written: number; failed: number }> {
+    let written = 0;
+    let failed = 0;
     for (const [id, result] of [...this.unwritten]) {
-      await this.db.transaction((tx) => this.finish(id, result, tx as unknown as Db));
-      this.unwritten.delete(id);
-      done += 1;
+      try {
+        await this.db.transaction((tx) => this.finish(id, result, tx as unknown as Db));
+        this.unwritten.delete(id);
+        written += 1;
+      } catch {
+        failed += 1;
+      }
     }
-    return done;
+    return { written, failed };
   }
 
   /** For admins/tests: set a price. */
@@ -260,7 +269,8 @@ export class UsageHeartbeat {
   /** Finalises every orphaned pending row as interrupted; returns how many. */
   async sweep(): Promise<number> {
     const retried = await this.recorder.retryUnwritten();
-    if (retried > 0) this.log.info('usage.unwritten.finalised', { rows: retried });
+    if (retried.written > 0) this.log.info('usage.unwritten.finalised', { rows: retried.written });
+    if (retried.failed > 0) this.log.warn('usage.unwritten.failed', { rows: retried.failed });
     const repo = new UsageRepository(this.db);
     const ids = await repo.orphanedPending(this.staleSeconds);
     let done = 0;

@@ -10,7 +10,7 @@ import { requestId } from './request-id';
 import { validate } from './validate';
 import { createRateLimiter, limitAlongside } from './rate-limit';
 import { z } from '../zod';
-import { AppError } from '../errors';
+import { AppError, TooManyRequestsError } from '../errors';
 import { createLogger } from '../logger';
 
 describe('HTTP platform', () => {
@@ -210,6 +210,71 @@ describe('HTTP platform', () => {
       const bad = await request(other).post('/x').set('Content-Type', 'application/json').send('{"unterminated');
       expect(bad.status).toBe(400);
       expect(bad.headers['ratelimit']).toBeDefined();
+    });
+
+    it('when a client with headroom sends a burst, then no more are let through early than its limit still allows, and none of the refused ones reaches the chain', async () => {
+      const limiter = createRateLimiter({ name: unique('burst'), windowMs: 60_000, limit: 20, redisPrefix: 'test:' });
+      let reached = 0;
+      let ip: string | undefined;
+      const app = express();
+      app.use(
+        limitAlongside(limiter, [
+          (req, _res, next) => {
+            reached += 1;
+            ip = req.ip;
+            next();
+          },
+        ]),
+      );
+      app.get('/x', (_req, res) => res.json({}));
+      app.use(errorHandler(captureLogger('error').logger));
+      expect((await request(app).get('/x')).status).toBe(200);
+      // Before any later verdict: of the 19 left, 17 may go early (2, a tenth, are kept back).
+      const probe = { ip } as express.Request;
+      const early = Array.from({ length: 25 }, () => limiter.takeHeadroom(probe));
+      expect(early.filter(Boolean)).toHaveLength(17);
+      expect(early.slice(17).some(Boolean)).toBe(false);
+      // A verdict that reports an older count does not give any back.
+      expect((await request(app).get('/x')).status).toBe(200);
+      expect(limiter.takeHeadroom(probe)).toBe(false);
+      reached = 0;
+      const statuses = await Promise.all(Array.from({ length: 25 }, async () => (await request(app).get('/x')).status));
+      expect(statuses.filter((s) => s === 200)).toHaveLength(18);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(7);
+      expect(reached).toBe(18);
+    });
+
+    it('when the limiter refuses a request let through early, then its refusal is the answer even when the chain failed too, and the route never runs', async () => {
+      // A limiter that gives headroom and then refuses: what a count taken elsewhere (another
+      // process, the same Redis) can do to a request already under way.
+      const refusing = Object.assign(
+        ((_req, _res, next) => {
+          setTimeout(() => next(new TooManyRequestsError('rate-limited', 'Too many requests.', 1)), 20);
+        }) as express.RequestHandler,
+        { takeHeadroom: () => true },
+      );
+      let chained = 0;
+      let routed = 0;
+      const app = express();
+      app.use(
+        limitAlongside(refusing, [
+          (_req, _res, next) => {
+            chained += 1;
+            next();
+          },
+          express.json(),
+        ]),
+      );
+      app.post('/x', (_req, res) => {
+        routed += 1;
+        res.json({});
+      });
+      app.use(errorHandler(captureLogger('error').logger));
+      // The chain fails too (a broken body): the refusal still wins.
+      const res = await request(app).post('/x').set('Content-Type', 'application/json').send('{"unterminated');
+      expect(res.status).toBe(429);
+      expect(res.body.error.code).toBe('rate-limited');
+      expect([chained, routed]).toEqual([1, 0]);
     });
   });
 

@@ -31,27 +31,25 @@ export function createStore(name: string, redisPrefix: string, redis?: RedisClie
 
 export interface RateLimiter extends RequestHandler {
   /**
-   * Whether this client's last count seen by this process, in a window still running, left more
-   * than a tenth of the limit: its next request will not be the one refused (see limitAlongside).
+   * Whether this client may be let through before its verdict (see limitAlongside): its last count
+   * seen by this process, in a window still running, minus the requests let through early since,
+   * leaves more than a tenth of the limit. Answering yes takes one of those requests, so a burst
+   * gets at most that many past its verdicts, all of which the limit still allows.
    */
-  hasHeadroom(req: Request): boolean;
+  takeHeadroom(req: Request): boolean;
 }
 
 /** Clients' last counts kept per process (the oldest go first beyond this). */
 const REMEMBERED_CLIENTS = 10_000;
 
+type LimitInfo = { key?: string; remaining: number; resetTime?: Date };
+
 export function createRateLimiter(opts: RateLimitOptions): RateLimiter {
-  // The default key is the client ip (req.ip, so TRUST_PROXY applies), with IPv6 grouped by /56.
-  const keyOf = opts.keyGenerator ?? ((req: Request) => ipKeyGenerator(req.ip ?? ''));
+  // The key of a request before the limiter has seen it: the limiter's own default (the client ip,
+  // req.ip, so TRUST_PROXY applies, IPv6 grouped by /56) unless a key generator is given. The
+  // default is left to the limiter, whose checks warn about a missing TRUST_PROXY.
+  const keyOf = opts.keyGenerator ?? ((req: Request) => (req.ip ? ipKeyGenerator(req.ip) : undefined));
   const seen = new Map<string, { remaining: number; resetAt: number }>();
-  const remember = (req: Request) => {
-    const info = (req as Request & { rateLimit?: { remaining: number; resetTime?: Date } }).rateLimit;
-    if (!info?.resetTime) return; // the store did not answer: nothing is known
-    const key = keyOf(req);
-    seen.delete(key);
-    seen.set(key, { remaining: info.remaining, resetAt: info.resetTime.getTime() });
-    if (seen.size > REMEMBERED_CLIENTS) seen.delete(seen.keys().next().value!);
-  };
   const limiter = rateLimit({
     windowMs: opts.windowMs,
     limit: opts.limit,
@@ -62,21 +60,37 @@ export function createRateLimiter(opts: RateLimitOptions): RateLimiter {
     // A Redis outage must not take the API down with it; the outage shows in /health/ready.
     passOnStoreError: true,
     skip: opts.skip,
-    keyGenerator: keyOf,
+    ...(opts.keyGenerator ? { keyGenerator: opts.keyGenerator } : {}),
     handler: (req, _res, next, options) => {
       const info = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit;
       const retryAfter = info?.resetTime ? Math.ceil((info.resetTime.getTime() - Date.now()) / 1000) : Math.ceil(options.windowMs / 1000);
       next(new TooManyRequestsError('rate-limited', opts.message ?? 'Too many requests. Slow down and try again shortly.', retryAfter));
     },
   });
-  const handler = ((req, res, next) =>
-    limiter(req, res, (err?: unknown) => {
-      remember(req);
+  const handler = ((req, res, next) => {
+    const before = (req as Request & { rateLimit?: LimitInfo }).rateLimit;
+    return limiter(req, res, (err?: unknown) => {
+      // Only this limiter's own count (another limiter's, left on the request, is not ours).
+      const info = (req as Request & { rateLimit?: LimitInfo }).rateLimit;
+      if (info && info !== before && info.key !== undefined && info.resetTime) {
+        const resetAt = info.resetTime.getTime();
+        const known = seen.get(info.key);
+        // Within one window a verdict never gives back what takeHeadroom took: the count it
+        // reports may predate requests let through since.
+        const remaining = known && known.resetAt === resetAt ? Math.min(known.remaining, info.remaining) : info.remaining;
+        seen.delete(info.key);
+        seen.set(info.key, { remaining, resetAt });
+        if (seen.size > REMEMBERED_CLIENTS) seen.delete(seen.keys().next().value!);
+      }
       next(err);
-    })) as RateLimiter;
-  handler.hasHeadroom = (req) => {
-    const last = seen.get(keyOf(req));
-    return last !== undefined && last.resetAt > Date.now() && last.remaining > opts.limit / 10;
+    });
+  }) as RateLimiter;
+  handler.takeHeadroom = (req) => {
+    const key = keyOf(req);
+    const last = key === undefined ? undefined : seen.get(key);
+    if (!last || last.resetAt <= Date.now() || last.remaining <= opts.limit / 10) return false;
+    last.remaining -= 1;
+    return true;
   };
   return handler;
 }
@@ -91,29 +105,42 @@ const WAITING = Symbol('waiting');
  * a flood is refused before it costs the database a credential lookup.
  */
 export function limitAlongside(limiter: RateLimiter, chain: RequestHandler[]): RequestHandler {
+  /** Runs the chain like Express would; `done` once, with the first error (thrown, passed or rejected). */
   const run = (req: Request, res: Response, done: (err?: unknown) => void) => {
     let i = 0;
+    let finished = false;
+    const end = (err?: unknown) => {
+      if (finished) return;
+      finished = true;
+      done(err);
+    };
     const step = (err?: unknown) => {
-      if (err) return done(err);
+      if (finished) return;
+      if (err) return end(err);
       const next = chain[i++];
-      if (!next) return done();
+      if (!next) return end();
       try {
-        next(req, res, step);
+        const returned: unknown = next(req, res, step);
+        if (returned instanceof Promise) returned.catch(end);
       } catch (e) {
-        done(e);
+        end(e);
       }
     };
     step();
   };
   return (req, res, next) => {
-    if (!limiter.hasHeadroom(req)) return limiter(req, res, (err?: unknown) => (err ? next(err) : run(req, res, next)));
+    if (!limiter.takeHeadroom(req)) return limiter(req, res, (err?: unknown) => (err ? next(err) : run(req, res, next)));
     let verdict: unknown = WAITING;
     let ran: unknown = WAITING;
+    let settled = false;
     const settle = () => {
-      if (verdict === WAITING || ran === WAITING) return;
+      if (settled || verdict === WAITING || ran === WAITING) return;
+      settled = true;
+      // The limiter's refusal comes first, whatever the chain decided.
       next(verdict ?? ran ?? undefined);
     };
     limiter(req, res, (err?: unknown) => {
+      if (verdict !== WAITING) return;
       verdict = err ?? null;
       settle();
     });
