@@ -3,6 +3,7 @@ import type { Request, RequestHandler } from 'express';
 import type { ApiDocs } from '../../platform/openapi';
 import { AppError, NotFoundError } from '../../platform/errors';
 import { validated } from '../../platform/http/validate';
+import { SseStream } from '../../platform/http/sse';
 import { z } from '../../platform/zod';
 import { looksLikeApiKey, type Principal } from '../auth';
 import type { AgentRow } from './chat.repository';
@@ -118,11 +119,9 @@ export function openAiRoutes(docs: ApiDocs, agents: AgentService, chat: ChatServ
         // Refused before any byte is sent: an open circuit is a plain 503, a question too long a 422.
         const resolved = await chat.assertAnswerable(agent, { question: textOf(last.content), clientSystem, maxOutputTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined });
         if (body.stream) {
-          res.status(200).set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
-          res.flushHeaders();
-          const send = (o: unknown) => res.write(`data: ${JSON.stringify(o)}\n\n`);
+          const sse = new SseStream(res);
+          const send = (o: unknown) => sse.write(`data: ${JSON.stringify(o)}\n\n`);
           send(chunk({ role: 'assistant', content: '' }));
-          const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
           try {
             const r = await chat.generate({ p, agent, resolved, question: textOf(last.content), history, clientSystem, conversationId: null, maxOutputTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined, temperature: body.temperature, signal: controller.signal, onDelta: (text) => send(chunk({ content: text })) });
             if (res.destroyed) return;
@@ -130,17 +129,16 @@ export function openAiRoutes(docs: ApiDocs, agents: AgentService, chat: ChatServ
             else if (r.outcome.status === 'aborted') send({ error: { message: 'The server is shutting down; the answer was cut short.', type: 'api_error', param: null, code: 'server-shutting-down' } });
             else send(chunk({}, 'stop'));
             if (body.stream_options?.include_usage) send({ id, object: 'chat.completion.chunk', created, model: agent.slug, choices: [], usage: usageOf(r.tokens) });
-            res.write('data: [DONE]\n\n');
+            sse.write('data: [DONE]\n\n');
           } catch (err) {
             // Headers are out: the failure goes in the stream, in OpenAI's shape, and the stream ends.
             if (!res.destroyed) {
               send({ error: { message: err instanceof AppError ? err.message : 'The answer failed on the server.', type: 'api_error', param: null, code: err instanceof AppError ? err.code : 'chat-failed' } });
-              res.write('data: [DONE]\n\n');
+              sse.write('data: [DONE]\n\n');
             }
             if (!(err instanceof AppError)) throw err;
           } finally {
-            clearInterval(heartbeat);
-            if (!res.writableEnded) res.end();
+            sse.end();
           }
           return;
         }

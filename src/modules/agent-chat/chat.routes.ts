@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import type { ApiDocs } from '../../platform/openapi';
 import { AppError } from '../../platform/errors';
+import { SseStream } from '../../platform/http/sse';
 import { validated } from '../../platform/http/validate';
 import { AuditService } from '../../platform/audit/audit.service';
 import { z } from '../../platform/zod';
@@ -110,15 +111,12 @@ export function chatRoutes(docs: ApiDocs, agents: AgentService, chat: ChatServic
     // A shutdown aborts the model call too, but the client is still there: it gets the final events.
     const shutdown = () => controller.abort(new Error('server shutting down'));
     opts.signal.addEventListener('abort', shutdown, { once: true });
-    let heartbeat: NodeJS.Timeout | undefined;
+    // Opened by the first event: until then a refusal is still a plain JSON answer.
+    let sse: SseStream | undefined;
     const emit = (e: TurnEvent) => {
       if (res.destroyed || res.writableEnded) return;
-      if (!res.headersSent) {
-        res.status(200).set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
-        res.flushHeaders();
-        heartbeat = setInterval(() => res.write(': keep-alive\n\n'), opts.heartbeatMs ?? 15_000);
-      }
-      res.write(`event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
+      sse ??= new SseStream(res, opts.heartbeatMs);
+      sse.write(`event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
     };
     try {
       await run(req, emit, controller.signal);
@@ -129,10 +127,9 @@ export function chatRoutes(docs: ApiDocs, agents: AgentService, chat: ChatServic
       emit({ event: 'error', data: err instanceof AppError ? { code: err.code, message: err.message } : { code: 'chat-failed', message: 'The answer failed on the server; try again.' } });
       throw err;
     } finally {
-      clearInterval(heartbeat);
       opts.signal.removeEventListener('abort', shutdown);
       // Before the first event an error is still a plain JSON answer (the error handler's).
-      if (res.headersSent && !res.writableEnded) res.end();
+      sse?.end();
     }
   };
   api.route(

@@ -9,6 +9,7 @@ import { errorHandler } from './error-handler';
 import { requestId } from './request-id';
 import { validate } from './validate';
 import { createRateLimiter, limitAlongside } from './rate-limit';
+import { SseStream } from './sse';
 import { z } from '../zod';
 import { AppError, TooManyRequestsError } from '../errors';
 import { createLogger } from '../logger';
@@ -275,6 +276,39 @@ describe('HTTP platform', () => {
       expect(res.status).toBe(429);
       expect(res.body.error.code).toBe('rate-limited');
       expect([chained, routed]).toEqual([1, 0]);
+    });
+  });
+
+  describe('server-sent events', () => {
+    it('when events are written in one turn of the event loop and across turns, then the client receives each once and in order, the heartbeat comes while idle, and the stream ends after the last', async () => {
+      const app = express();
+      app.get('/events', (_req, res) => {
+        const sse = new SseStream(res, 30);
+        const turn = (from: number) => {
+          for (let i = from; i < from + 5; i++) sse.write(`data: ${i}\n\n`);
+        };
+        turn(0);
+        setImmediate(() => {
+          turn(5);
+          // Idle long enough for a heartbeat, then the last ones, written just before the end.
+          setTimeout(() => {
+            turn(10);
+            sse.end();
+            sse.write('data: after the end\n\n');
+          }, 80);
+        });
+      });
+      const res = await request(app).get('/events').buffer(true).parse((r, cb) => {
+        let body = '';
+        r.setEncoding('utf8');
+        r.on('data', (c: string) => (body += c));
+        r.on('end', () => cb(null, body));
+      });
+      expect(res.headers['content-type']).toMatch(/text\/event-stream/);
+      expect(res.headers['x-accel-buffering']).toBe('no');
+      const body = res.body as string;
+      expect([...body.matchAll(/^data: (.*)$/gm)].map((m) => m[1])).toEqual(Array.from({ length: 15 }, (_, i) => String(i)));
+      expect(body).toContain(': keep-alive');
     });
   });
 
