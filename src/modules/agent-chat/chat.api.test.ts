@@ -552,7 +552,7 @@ describe('an answer whose end the database refuses to write', () => {
         const pending = rowsOf<{ status: string }>(await t.database.db.execute(sql`SELECT status FROM ai_usage WHERE user_id = ${u.id} AND kind = 'chat'`));
         expect(pending).toEqual([{ status: 'pending' }]);
         // While the database still refuses, a retry fails and the end is kept.
-        expect(await t.chat.retryUnwrittenUsage()).toEqual({ written: 0, failed: 1 });
+        expect(await t.chat.retryUnwrittenUsage()).toEqual({ written: 0, failed: 1, superseded: 0 });
         await t.database.db.execute(sql.raw(`DROP TRIGGER refuse_usage_${suffix} ON ai_usage`));
         await t.database.db.execute(sql.raw(`DROP FUNCTION refuse_usage_${suffix}()`));
         dropped = true;
@@ -564,10 +564,10 @@ describe('an answer whose end the database refuses to write', () => {
       }
       // What the heartbeat's sweep does first (called here rather than waited for: a fast sweep
       // would also finalise other test files' orphaned rows in a shared database).
-      expect(await t.chat.retryUnwrittenUsage()).toEqual({ written: 1, failed: 0 });
+      expect(await t.chat.retryUnwrittenUsage()).toEqual({ written: 1, failed: 0, superseded: 0 });
       const rows = rowsOf<{ status: string; prompt_tokens: number; completion_tokens: number; source: string }>(await t.database.db.execute(sql`SELECT status, prompt_tokens, completion_tokens, source FROM ai_usage WHERE user_id = ${u.id} AND kind = 'chat'`));
       expect(rows).toEqual([{ status: 'error', prompt_tokens: 4321, completion_tokens: 12, source: 'reported' }]);
-      expect(await t.chat.retryUnwrittenUsage()).toEqual({ written: 0, failed: 0 });
+      expect(await t.chat.retryUnwrittenUsage()).toEqual({ written: 0, failed: 0, superseded: 0 });
       const daily = rowsOf<{ prompt_tokens: string }>(await t.database.db.execute(sql`SELECT sum(prompt_tokens)::text AS prompt_tokens FROM ai_usage_daily WHERE user_id = ${u.id} AND kind = 'chat'`));
       expect(daily[0]!.prompt_tokens).toBe('4321');
       // The other user's answer and its row are as they were.

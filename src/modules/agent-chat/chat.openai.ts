@@ -121,8 +121,8 @@ export function openAiRoutes(docs: ApiDocs, agents: AgentService, chat: ChatServ
         if (body.stream) {
           const sse = new SseStream(res);
           const send = (o: unknown) => sse.write(`data: ${JSON.stringify(o)}\n\n`);
-          send(chunk({ role: 'assistant', content: '' }));
           try {
+            send(chunk({ role: 'assistant', content: '' }));
             const r = await chat.generate({ p, agent, resolved, question: textOf(last.content), history, clientSystem, conversationId: null, maxOutputTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined, temperature: body.temperature, signal: controller.signal, onDelta: (text) => send(chunk({ content: text })) });
             if (res.destroyed) return;
             if (r.outcome.status === 'error') send({ error: { message: r.outcome.message, type: 'api_error', param: null, code: r.outcome.code } });

@@ -300,7 +300,7 @@ export class ChatService {
     try {
       for await (const ev of provider.stream({ model, messages, maxOutputTokens: 24, temperature: 0.2, signal: AbortSignal.timeout(30_000), question, sources: [] })) {
         if (ev.type === 'delta') text += ev.text;
-        else reported = { promptTokens: ev.promptTokens, completionTokens: ev.completionTokens };
+        else reported = { promptTokens: tokenCount(ev.promptTokens), completionTokens: tokenCount(ev.completionTokens) };
       }
     } catch (err) {
       error = (err as Error).message;

@@ -230,10 +230,13 @@ export class OpenAiEmbedder implements Embedder {
   }
 }
 
-/** A count is "reported" only when the server gave a positive one: 0 for real text means it does not count. */
+/**
+ * A count is "reported" only when the server gave a positive whole one (0 for real text means it
+ * does not count); capped so that a batch's count always fits the usage columns (int4).
+ */
 function reportedTokens(json: unknown): number | undefined {
   const usage = (json as { usage?: { prompt_tokens?: unknown; total_tokens?: unknown } })?.usage;
-  for (const n of [usage?.prompt_tokens, usage?.total_tokens]) if (typeof n === 'number' && Number.isInteger(n) && n > 0) return n;
+  for (const n of [usage?.prompt_tokens, usage?.total_tokens]) if (typeof n === 'number' && Number.isInteger(n) && n > 0) return Math.min(n, 100_000_000);
   return undefined;
 }
 

@@ -124,21 +124,24 @@ export class UsageRecorder {
 
   /**
    * Writes the ends finishLater() kept, each on its own (one failing does not hold up the others);
-   * returns how many were written (or found written) and how many failed again.
+   * returns how many were written, failed again, or found finalised by someone else.
    */
-  async retryUnwritten(): Promise<{ written: number; failed: number }> {
+  async retryUnwritten(): Promise<{ written: number; failed: number; superseded: number }> {
     let written = 0;
     let failed = 0;
+    let superseded = 0;
     for (const [id, result] of [...this.unwritten]) {
       try {
-        await this.db.transaction((tx) => this.finish(id, result, tx as unknown as Db));
+        const r = await this.db.transaction((tx) => this.finish(id, result, tx as unknown as Db));
         this.unwritten.delete(id);
-        written += 1;
+        // Already finalised: another process's sweeper took the row as interrupted meanwhile.
+        if (r.recorded) written += 1;
+        else superseded += 1;
       } catch {
         failed += 1;
       }
     }
-    return { written, failed };
+    return { written, failed, superseded };
   }
 
   /** For admins/tests: set a price. */
@@ -268,9 +271,13 @@ export class UsageHeartbeat {
 
   /** Finalises every orphaned pending row as interrupted; returns how many. */
   async sweep(): Promise<number> {
+    // This process beats first: after an outage longer than the staleness its own heartbeat is
+    // stale too, and its live streams must not be taken for orphans.
+    await new UsageRepository(this.db).beat(this.owner);
     const retried = await this.recorder.retryUnwritten();
     if (retried.written > 0) this.log.info('usage.unwritten.finalised', { rows: retried.written });
     if (retried.failed > 0) this.log.warn('usage.unwritten.failed', { rows: retried.failed });
+    if (retried.superseded > 0) this.log.warn('usage.unwritten.superseded', { rows: retried.superseded });
     const repo = new UsageRepository(this.db);
     const ids = await repo.orphanedPending(this.staleSeconds);
     let done = 0;

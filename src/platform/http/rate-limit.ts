@@ -73,13 +73,16 @@ export function createRateLimiter(opts: RateLimitOptions): RateLimiter {
       // Only this limiter's own count (another limiter's, left on the request, is not ours).
       const info = (req as Request & { rateLimit?: LimitInfo }).rateLimit;
       if (info && info !== before && info.key !== undefined && info.resetTime) {
-        const resetAt = info.resetTime.getTime();
+        const reported = info.resetTime.getTime();
         const known = seen.get(info.key);
         // Within one window a verdict never gives back what takeHeadroom took: the count it
-        // reports may predate requests let through since.
-        const remaining = known && known.resetAt === resetAt ? Math.min(known.remaining, info.remaining) : info.remaining;
+        // reports may predate requests let through since. The Redis store reports the reset as
+        // now + TTL, which moves by its latency, so "the same window" is a reset within half a
+        // window of the one known (the next window's is a whole window later).
+        const sameWindow = known !== undefined && Math.abs(known.resetAt - reported) < opts.windowMs / 2;
+        const entry = sameWindow ? { remaining: Math.min(known.remaining, info.remaining), resetAt: known.resetAt } : { remaining: info.remaining, resetAt: reported };
         seen.delete(info.key);
-        seen.set(info.key, { remaining, resetAt });
+        seen.set(info.key, entry);
         if (seen.size > REMEMBERED_CLIENTS) seen.delete(seen.keys().next().value!);
       }
       next(err);
