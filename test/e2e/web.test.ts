@@ -31,6 +31,20 @@ async function ask(page: Page, text: string) {
 
 const lastAnswer = (page: Page) => page.getByTestId('message-assistant').last();
 
+/** On the knowledge screen: creates a knowledge base and waits for its page. */
+async function createKnowledgeBase(page: Page, name: string, visibility?: 'organization') {
+  await page.getByLabel('Name').fill(name);
+  if (visibility) await page.getByLabel('Visibility').selectOption(visibility);
+  await page.getByRole('button', { name: 'Create knowledge base' }).click();
+  await page.getByRole('heading', { name }).waitFor();
+}
+
+/** On a knowledge base's page: uploads one file and waits until it is searchable. */
+async function uploadReady(page: Page, file: { name: string; mimeType: string; text: string }) {
+  await page.getByLabel('Upload files').setInputFiles([{ name: file.name, mimeType: file.mimeType, buffer: Buffer.from(file.text) }]);
+  await page.getByTestId('upload-status').filter({ hasText: /^Ready$/ }).waitFor({ timeout: 30_000 });
+}
+
 describe('web UI on the real stack (nginx over TLS, PgBouncer, Redis) in Chromium', () => {
   const stack = requireStack();
   let app: AppProcess;
@@ -85,10 +99,7 @@ describe('web UI on the real stack (nginx over TLS, PgBouncer, Redis) in Chromiu
     // A knowledge base with two documents, uploaded at once.
     const kbName = `Handbook ${suffix()}`;
     await page.getByRole('link', { name: 'Knowledge', exact: true }).click();
-    await page.getByLabel('Name').fill(kbName);
-    await page.getByLabel('Visibility').selectOption('organization');
-    await page.getByRole('button', { name: 'Create knowledge base' }).click();
-    await page.getByRole('heading', { name: kbName }).waitFor();
+    await createKnowledgeBase(page, kbName, 'organization');
     // A made-up place name of this run: other runs' documents in the shared database never outrank it.
     const place = `Quorvale${suffix().replace(/\d/g, 'x')}`;
     const travel = `# Travel policy for ${place}\n\nHotel stays in ${place} are reimbursed up to 180 euros per night.\n\nTrains are booked in second class.\n`;
@@ -215,12 +226,9 @@ describe('web UI on the real stack (nginx over TLS, PgBouncer, Redis) in Chromiu
     // A hostile document with a hostile file name.
     const kbName = `Hostile ${suffix()}`;
     await page.goto(`${stack.httpsUrl}/knowledge`);
-    await page.getByLabel('Name').fill(kbName);
-    await page.getByRole('button', { name: 'Create knowledge base' }).click();
-    await page.getByRole('heading', { name: kbName }).waitFor();
+    await createKnowledgeBase(page, kbName);
     const fileName = `<img src=x onerror=alert(9)>.md`;
-    await page.getByLabel('Upload files').setInputFiles([{ name: fileName, mimeType: 'text/markdown', buffer: Buffer.from(`# Zebra crossing rules\n\nThe zebra crossing rule is simple. ${PAYLOADS.join(' ')} Zebras always cross at the stripes.\n`) }]);
-    await page.getByTestId('upload-status').filter({ hasText: /^Ready$/ }).waitFor({ timeout: 30_000 });
+    await uploadReady(page, { name: fileName, mimeType: 'text/markdown', text: `# Zebra crossing rules\n\nThe zebra crossing rule is simple. ${PAYLOADS.join(' ')} Zebras always cross at the stripes.\n` });
     expect(await page.getByTestId('upload-row').first().textContent()).toContain('<img src=x onerror=alert(9)>');
 
     // The built-in provider quotes the document; the question carries a payload of its own.
@@ -262,11 +270,8 @@ describe('web UI on the real stack (nginx over TLS, PgBouncer, Redis) in Chromiu
     await signIn(page, stack.httpsUrl, member.email);
     const kbName = `Revisions ${suffix()}`;
     await page.goto(`${stack.httpsUrl}/knowledge`);
-    await page.getByLabel('Name').fill(kbName);
-    await page.getByRole('button', { name: 'Create knowledge base' }).click();
-    await page.getByRole('heading', { name: kbName }).waitFor();
-    await page.getByLabel('Upload files').setInputFiles([{ name: 'lunch.md', mimeType: 'text/markdown', buffer: Buffer.from('# Lunch\n\nLunch is served from noon until two.\n') }]);
-    await page.getByTestId('upload-status').filter({ hasText: /^Ready$/ }).waitFor({ timeout: 30_000 });
+    await createKnowledgeBase(page, kbName);
+    await uploadReady(page, { name: 'lunch.md', mimeType: 'text/markdown', text: '# Lunch\n\nLunch is served from noon until two.\n' });
     await page.getByTestId('upload-row').getByRole('link', { name: 'lunch.md' }).click();
     await page.getByRole('heading', { name: 'Lunch', level: 1 }).waitFor();
 
@@ -301,13 +306,9 @@ describe('web UI on the real stack (nginx over TLS, PgBouncer, Redis) in Chromiu
     await signIn(page, stack.httpsUrl, admin.email);
     const kbName = `Cafeteria ${suffix()}`;
     await page.goto(`${stack.httpsUrl}/knowledge`);
-    await page.getByLabel('Name').fill(kbName);
-    await page.getByLabel('Visibility').selectOption('organization');
-    await page.getByRole('button', { name: 'Create knowledge base' }).click();
-    await page.getByRole('heading', { name: kbName }).waitFor();
+    await createKnowledgeBase(page, kbName, 'organization');
     const dish = `Plombir${suffix().replace(/\d/g, 'q')}`;
-    await page.getByLabel('Upload files').setInputFiles([{ name: 'menu.txt', mimeType: 'text/plain', buffer: Buffer.from(`Menu\n\nOn Fridays the cafeteria serves ${dish} with rye bread.\n`) }]);
-    await page.getByTestId('upload-status').filter({ hasText: /^Ready$/ }).waitFor({ timeout: 30_000 });
+    await uploadReady(page, { name: 'menu.txt', mimeType: 'text/plain', text: `Menu\n\nOn Fridays the cafeteria serves ${dish} with rye bread.\n` });
 
     const slug = `cafeteria-${suffix()}`;
     await page.getByRole('link', { name: 'Agents', exact: true }).click();
@@ -531,11 +532,8 @@ describe('first run on the embedded default (PGlite, no Redis) through nginx', (
       await page.getByRole('button', { name: 'New chat', exact: true }).waitFor();
 
       await page.getByRole('link', { name: 'Knowledge', exact: true }).click();
-      await page.getByLabel('Name').fill('Company handbook');
-      await page.getByRole('button', { name: 'Create knowledge base' }).click();
-      await page.getByRole('heading', { name: 'Company handbook' }).waitFor();
-      await page.getByLabel('Upload files').setInputFiles([{ name: 'holidays.txt', mimeType: 'text/plain', buffer: Buffer.from('Holidays\n\nEveryone gets 30 days of paid holiday per year, plus public holidays.\n') }]);
-      await page.getByTestId('upload-status').filter({ hasText: /^Ready$/ }).waitFor({ timeout: 30_000 });
+      await createKnowledgeBase(page, 'Company handbook');
+      await uploadReady(page, { name: 'holidays.txt', mimeType: 'text/plain', text: 'Holidays\n\nEveryone gets 30 days of paid holiday per year, plus public holidays.\n' });
 
       await page.getByRole('link', { name: 'Chat', exact: true }).click();
       await ask(page, 'How many days of paid holiday do I get?');

@@ -117,13 +117,13 @@ export function openAiRoutes(docs: ApiDocs, agents: AgentService, chat: ChatServ
       const chunk = (delta: object, finish: string | null = null) => ({ id, object: 'chat.completion.chunk', created, model: agent.slug, choices: [{ index: 0, delta, finish_reason: finish }] });
       try {
         // Refused before any byte is sent: an open circuit is a plain 503, a question too long a 422.
-        const resolved = await chat.assertAnswerable(agent, { question: textOf(last.content), clientSystem, maxOutputTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined });
+        const checked = await chat.assertAnswerable(agent, { question: textOf(last.content), clientSystem, maxOutputTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined });
         if (body.stream) {
           const sse = new SseStream(res);
           const send = (o: unknown) => sse.write(`data: ${JSON.stringify(o)}\n\n`);
           try {
             send(chunk({ role: 'assistant', content: '' }));
-            const r = await chat.generate({ p, agent, resolved, question: textOf(last.content), history, clientSystem, conversationId: null, maxOutputTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined, temperature: body.temperature, signal: controller.signal, onDelta: (text) => send(chunk({ content: text })) });
+            const r = await chat.generate({ p, agent, checked, question: textOf(last.content), history, clientSystem, conversationId: null, maxOutputTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined, temperature: body.temperature, signal: controller.signal, onDelta: (text) => send(chunk({ content: text })) });
             if (res.destroyed) return;
             if (r.outcome.status === 'error') send({ error: { message: r.outcome.message, type: 'api_error', param: null, code: r.outcome.code } });
             else if (r.outcome.status === 'aborted') send({ error: { message: 'The server is shutting down; the answer was cut short.', type: 'api_error', param: null, code: 'server-shutting-down' } });
@@ -142,7 +142,7 @@ export function openAiRoutes(docs: ApiDocs, agents: AgentService, chat: ChatServ
           }
           return;
         }
-        const r = await chat.generate({ p, agent, resolved, question: textOf(last.content), history, clientSystem, conversationId: null, maxOutputTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined, temperature: body.temperature, signal: controller.signal, onDelta: () => undefined });
+        const r = await chat.generate({ p, agent, checked, question: textOf(last.content), history, clientSystem, conversationId: null, maxOutputTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined, temperature: body.temperature, signal: controller.signal, onDelta: () => undefined });
         if (r.outcome.status === 'error') throw new AppError(STATUS_BY_CODE[r.outcome.code] ?? r.outcome.httpStatus ?? 500, r.outcome.code, r.outcome.message);
         if (r.outcome.status === 'aborted') throw new AppError(503, 'server-shutting-down', 'The server is shutting down; the answer was cut short.', undefined, { 'Retry-After': '5' });
         res.json({ id, object: 'chat.completion', created, model: agent.slug, choices: [{ index: 0, message: { role: 'assistant', content: r.text }, finish_reason: 'stop' }], usage: usageOf(r.tokens) });

@@ -337,12 +337,13 @@ export class ChatService {
    * Throws what would refuse the answer before a caller commits to a stream: the 503 an open
    * circuit means, and the 422 of a question that cannot fit the model's window.
    */
-  async assertAnswerable(agent: AgentRow, ask: { question: string; clientSystem?: string[]; maxOutputTokens?: number }): Promise<ResolvedProvider> {
-    const resolved = await this.providerFor(agent);
-    refuseIfOpen(resolved.provider);
-    assertFits({ systemPrompt: agent.systemPrompt, clientSystem: ask.clientSystem, questionTokens: countTokens(ask.question), window: contextWindow(resolved.model), maxOutputTokens: Math.min(ask.maxOutputTokens ?? agent.maxOutputTokens, agent.maxOutputTokens) });
-    // Handed to generate(), so that an admin provider's row is not read a second time.
-    return resolved;
+  async assertAnswerable(agent: AgentRow, ask: { question: string; clientSystem?: string[]; maxOutputTokens?: number }): Promise<Answerable> {
+    const { provider, model } = await this.providerFor(agent);
+    refuseIfOpen(provider);
+    const questionTokens = countTokens(ask.question);
+    assertFits({ systemPrompt: agent.systemPrompt, clientSystem: ask.clientSystem, questionTokens, window: contextWindow(model), maxOutputTokens: Math.min(ask.maxOutputTokens ?? agent.maxOutputTokens, agent.maxOutputTokens) });
+    // Handed to generate(), so that neither an admin provider's row nor the question is read twice.
+    return { provider, model, questionTokens };
   }
 
   /**
@@ -359,13 +360,13 @@ export class ChatService {
 
   private async produce(g: GenerateInput): Promise<GenerateResult> {
     const { p, agent, signal } = g;
-    const { provider, model } = g.resolved ?? (await this.providerFor(agent));
-    // An open circuit refuses before anything is written or reserved: a plain 503, not a stream.
-    refuseIfOpen(provider);
+    // An open circuit or a question too long refuses before anything is written or reserved: a
+    // plain 503 or 422, not a stream. A caller's earlier check stands, but the circuit may have
+    // opened since.
+    const { provider, model, questionTokens } = g.checked ?? (await this.assertAnswerable(agent, { question: g.question, clientSystem: g.clientSystem, maxOutputTokens: g.maxOutputTokens }));
+    if (g.checked) refuseIfOpen(provider);
     // A client may ask for less than the agent allows, never more.
     const maxOutputTokens = Math.min(g.maxOutputTokens ?? agent.maxOutputTokens, agent.maxOutputTokens);
-    const questionTokens = countTokens(g.question);
-    assertFits({ systemPrompt: agent.systemPrompt, clientSystem: g.clientSystem, questionTokens, window: contextWindow(model), maxOutputTokens });
     const started = performance.now();
     const pending = { userId: p.user.id, agentId: agent.id, conversationId: g.conversationId, apiKeyId: p.apiKey?.id ?? null, kind: 'chat' as const, provider: provider.name, model, reservedTokens: questionTokens + maxOutputTokens, ownerProcess: this.owner };
     // With writes of the caller's own (the question), one transaction; alone, the row is one
@@ -451,11 +452,16 @@ export interface ResolvedProvider {
   model: string;
 }
 
+/** What assertAnswerable found: the agent's provider and model, and the question's tokens. */
+export interface Answerable extends ResolvedProvider {
+  questionTokens: number;
+}
+
 export interface GenerateInput {
   p: Principal;
   agent: AgentRow;
-  /** The agent's provider, when the caller resolved it already (assertAnswerable). */
-  resolved?: ResolvedProvider;
+  /** assertAnswerable's answer, when the caller checked already (for the same question and limits). */
+  checked?: Answerable;
   question: string;
   history: PromptMessage[];
   /** A client's own system messages (/v1): after the agent's system prompt. */

@@ -183,14 +183,16 @@ export function ChatPage() {
       let refused = false;
       let meta: Extract<TurnEvent, { event: 'meta' }>['data'] | undefined;
       try {
+        // Pieces are painted once a frame; the other events carry the text so far with them, so that
+        // pieces arriving in the same read never show after the citations or the error.
         await streamTurn(path(id), body, controller.signal, (ev) => {
           if (!live()) return;
           if (ev.event === 'meta') meta = ev.data;
           else if (ev.event === 'delta') {
             text += ev.data.text;
             frame ||= requestAnimationFrame(paint);
-          } else if (ev.event === 'citations') setStreaming((s) => (s ? { ...s, answer: { ...s.answer, citations: ev.data.citations } } : s));
-          else if (ev.event === 'error') setStreaming((s) => (s ? { ...s, answer: { ...s.answer, status: 'error', error: ev.data.message } } : s));
+          } else if (ev.event === 'citations') setStreaming((s) => (s ? { ...s, answer: { ...s.answer, content: text, citations: ev.data.citations } } : s));
+          else if (ev.event === 'error') setStreaming((s) => (s ? { ...s, answer: { ...s.answer, content: text, status: 'error', error: ev.data.message } } : s));
         });
       } catch (err) {
         if (!controller.signal.aborted && live()) {
