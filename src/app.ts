@@ -113,8 +113,8 @@ export function buildApp(deps: AppDeps): BuiltApp {
   // Cross-origin rules concern the API; health probes and static files do not need them.
   app.use(['/api', '/v1'], corsAllowlist(config.corsOrigins, config.publicUrl));
   // Body, cookies and credentials are read while the client's request is counted, unless the
-  // client is near its limit (limitAlongside).
-  app.use(['/api', '/v1'], limitAlongside(apiLimiter, [express.json({ limit: config.limits.jsonBodyBytes }), cookieParser(), chat.openAiPrefetch, auth.authenticate]));
+  // client is near its limit (limitAlongside); an API key's lookup starts before the body is read.
+  app.use(['/api', '/v1'], limitAlongside(apiLimiter, [auth.lookAhead, express.json({ limit: config.limits.jsonBodyBytes }), cookieParser(), chat.openAiPrefetch, auth.authenticate]));
   app.use(['/api', '/v1'], csrfProtection({ secret: csrfSecretFrom(config.secrets.jwtSecret), cookieSessionId: deps.cookieSessionId ?? auth.cookieSessionId, exempt: auth.csrfExempt }));
 
   const docsApi = docs.router();

@@ -5,7 +5,7 @@ import { AppError, NotFoundError } from '../../platform/errors';
 import { validated } from '../../platform/http/validate';
 import { SseStream } from '../../platform/http/sse';
 import { z } from '../../platform/zod';
-import { looksLikeApiKey, type Principal } from '../auth';
+import { apiKeyFrom, type Principal } from '../auth';
 import type { AgentRow } from './chat.repository';
 import type { AgentService } from './chat.agents.service';
 import type { PromptMessage } from './chat.providers';
@@ -57,8 +57,7 @@ export function openAiAgentPrefetch(agents: AgentService): RequestHandler {
   return (req, _res, next) => {
     if (req.method !== 'POST' || req.originalUrl.split('?')[0] !== '/v1/chat/completions') return next();
     const model = (req.body as { model?: unknown } | undefined)?.model;
-    const bearer = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
-    if (bearer && looksLikeApiKey(bearer) && typeof model === 'string' && model.length > 0 && model.length <= 200) {
+    if (apiKeyFrom(req) && typeof model === 'string' && model.length > 0 && model.length <= 200) {
       prefetched.set(req, agents.lookAhead(model).catch(() => undefined));
     }
     next();

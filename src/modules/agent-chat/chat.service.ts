@@ -59,6 +59,22 @@ const titleFrom = (question: string) => {
   return oneLine.length <= 60 ? oneLine : `${oneLine.slice(0, 57).replace(/\s+\S*$/, '')}…`;
 };
 
+/**
+ * Tokens of a system message without sources, which is the same for every answer of an agent
+ * (assertFits and buildPrompt both need it, on the way to the first token): counted once.
+ */
+const sourcelessTokens = new Map<string, number>();
+function sourcelessSystemTokens(systemPrompt: string): number {
+  let n = sourcelessTokens.get(systemPrompt);
+  if (n === undefined) {
+    n = countTokens(systemMessage(systemPrompt, []));
+    // Bounded: the oldest prompt seen goes first (agents are few; an edited prompt is a new key).
+    if (sourcelessTokens.size >= 256) sourcelessTokens.delete(sourcelessTokens.keys().next().value!);
+    sourcelessTokens.set(systemPrompt, n);
+  }
+  return n;
+}
+
 /** The system message: the agent's prompt, then the sources (or the sentence that there are none). */
 function systemMessage(systemPrompt: string, sources: Source[]): string {
   const sourceBlock =
@@ -83,7 +99,7 @@ export function buildPrompt(opts: { systemPrompt: string; clientSystem?: string[
   const budget = opts.window - opts.maxOutputTokens;
   const cost = (m: PromptMessage) => countTokens(m.content) + 4;
   const clientSystem = (opts.clientSystem ?? []).map((content): PromptMessage => ({ role: 'system', content }));
-  let used = cost({ role: 'system', content: system }) + clientSystem.reduce((n, m) => n + cost(m), 0) + (opts.questionTokens ?? countTokens(opts.question)) + 4;
+  let used = (opts.sources.length === 0 ? sourcelessSystemTokens(opts.systemPrompt) + 4 : cost({ role: 'system', content: system })) + clientSystem.reduce((n, m) => n + cost(m), 0) + (opts.questionTokens ?? countTokens(opts.question)) + 4;
   if (used > budget) throw new AppError(422, 'prompt-too-long', 'The question and its sources do not fit the model’s context window; ask a shorter question or lower the agent’s retrieval k.');
   const kept: PromptMessage[] = [];
   for (let i = opts.history.length - 1; i >= 0; i--) {
@@ -102,7 +118,7 @@ export function buildPrompt(opts: { systemPrompt: string; clientSystem?: string[
  */
 function assertFits(o: { systemPrompt: string; clientSystem?: string[]; questionTokens: number; window: number; maxOutputTokens: number }): void {
   // The smallest prompt there can be: no sources (the system message then says so) and no history.
-  const least = countTokens(systemMessage(o.systemPrompt, [])) + 4 + (o.clientSystem ?? []).reduce((n, s) => n + countTokens(s) + 4, 0) + o.questionTokens + 4;
+  const least = sourcelessSystemTokens(o.systemPrompt) + 4 + (o.clientSystem ?? []).reduce((n, s) => n + countTokens(s) + 4, 0) + o.questionTokens + 4;
   if (least > o.window - o.maxOutputTokens) throw new AppError(422, 'prompt-too-long', `The question does not fit the model’s context window: with the agent’s instructions it takes ${least} tokens, and the window leaves ${o.window - o.maxOutputTokens} once ${o.maxOutputTokens} are kept for the answer. Ask a shorter question.`);
 }
 

@@ -50,6 +50,29 @@ describe('API keys', () => {
     expect(await auditRows(t, { action: 'auth.api-key.revoke', targetId: mine.key.id })).toHaveLength(1);
   });
 
+  it('when a request bearing a key fails before authentication (a malformed body), then it answers 400, and the key lookup it started ends unread, with no unhandled rejection', async () => {
+    const { auth } = await signedIn();
+    const good = (await request(t.app).post('/api/keys').set(auth).send({ name: 'early', scopes: ['chat'] })).body;
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      // The lookup starts before the body is read: an unknown key's lookup rejects with nobody to read it.
+      for (const secret of [`hk_${'x'.repeat(40)}`, good.secret as string]) {
+        const res = await request(t.app).post('/v1/chat/completions').set('Authorization', `Bearer ${secret}`).set('Content-Type', 'application/json').send('{"model":');
+        expect(res.status).toBe(400);
+        expect(res.body.error.code).toBe('invalid-json');
+      }
+      await new Promise((r) => setTimeout(r, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    // With a body that parses, the same unknown key is refused and the good one is let in.
+    expect((await request(t.app).get('/v1/models').set('Authorization', `Bearer hk_${'x'.repeat(40)}`)).status).toBe(401);
+    expect((await request(t.app).get('/v1/models').set('Authorization', `Bearer ${good.secret}`)).status).toBe(200);
+  });
+
   it('when the key has expired or its owner is disabled, then it stops working', async () => {
     const { u, auth } = await signedIn();
     const k1 = (await request(t.app).post('/api/keys').set(auth).send({ name: 'short-lived', scopes: ['chat'], expiresInDays: 1 })).body;

@@ -21,13 +21,13 @@ declare module 'express-serve-static-core' {
 /** `Authorization: Bearer hk_…`: resolved to the key's owner and scopes on every request. */
 class ApiKeyStrategy extends passport.Strategy {
   override name = 'api-key';
-  constructor(private readonly auth: AuthService) {
+  constructor(private readonly lookup: (req: Request, secret: string) => Promise<Principal>) {
     super();
   }
   override authenticate(req: Request): void {
     const found = accessTokenFrom(req);
     if (!found || found.via !== 'api-key') return this.fail(undefined, 401);
-    this.auth.principalFromApiKey(found.token).then(
+    this.lookup(req, found.token).then(
       (principal) => this.success({ ...principal, via: 'api-key' }),
       (err: unknown) => (err instanceof UnauthorizedError ? this.fail(err, 401) : this.error(err)),
     );
@@ -43,8 +43,16 @@ export const cookieNames = (secure: boolean) => (secure ? { access: '__Host-hear
  */
 export const secureCookies = (req: Request, publicUrl: string): boolean => req.secure || publicUrl.startsWith('https:');
 
+/** The API key in `Authorization: Bearer hk_…`, if that is what the request bears. */
+export function apiKeyFrom(req: Request): string | undefined {
+  const bearer = bearerFrom(req);
+  return bearer && looksLikeApiKey(bearer) ? bearer : undefined;
+}
+
+const bearerFrom = (req: Request) => /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
+
 export function accessTokenFrom(req: Request): { token: string; via: AuthVia } | undefined {
-  const bearer = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
+  const bearer = bearerFrom(req);
   if (bearer) return { token: bearer, via: looksLikeApiKey(bearer) ? 'api-key' : 'bearer' };
   const cookies = req.cookies as Record<string, string> | undefined;
   const cookie = cookies?.['__Host-hearth_at'] ?? cookies?.hearth_at;
@@ -67,7 +75,12 @@ export function clearAuthCookies(req: Request, res: import('express').Response, 
  */
 export function createAuthenticator(auth: AuthService, publicUrl: string) {
   const instance = new passport.Passport();
-  instance.use('api-key', new ApiKeyStrategy(auth));
+  // Lookups started by lookAhead, for the request that bears the key.
+  const early = new WeakMap<Request, { secret: string; principal: Promise<Principal> }>();
+  instance.use('api-key', new ApiKeyStrategy((req, secret) => {
+    const started = early.get(req);
+    return started?.secret === secret ? started.principal : auth.principalFromApiKey(secret);
+  }));
   instance.use(
     'jwt',
     new JwtStrategy(
@@ -98,6 +111,22 @@ export function createAuthenticator(auth: AuthService, publicUrl: string) {
       },
     ),
   );
+
+  /**
+   * First in the authenticating chain: an API key's lookup (a round trip on every request) starts
+   * at once, while the body and cookies are read; `authenticate` then takes its answer. Nothing is
+   * decided here, and a request that fails before `authenticate` leaves the answer unread.
+   */
+  const lookAhead: RequestHandler = (req, _res, next) => {
+    const secret = apiKeyFrom(req);
+    if (secret) {
+      const principal = auth.principalFromApiKey(secret);
+      // Read by authenticate, or by nobody when the request fails first (a malformed body, say).
+      principal.catch(() => undefined);
+      early.set(req, { secret, principal });
+    }
+    next();
+  };
 
   /** Sets req.principal when credentials are present and valid; answers 401 when they are present but bad. */
   const authenticate: RequestHandler = (req, res, next) => {
@@ -178,5 +207,5 @@ export function createAuthenticator(auth: AuthService, publicUrl: string) {
    */
   const csrfExempt = (req: Request): boolean => CSRF_EXEMPT.has(`${req.baseUrl}${req.path}`);
 
-  return { authenticate, requireAuth, requireRole, cookieSessionId, csrfExempt };
+  return { lookAhead, authenticate, requireAuth, requireRole, cookieSessionId, csrfExempt };
 }

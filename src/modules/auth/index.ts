@@ -16,7 +16,7 @@ import { SecretBox } from '../../platform/crypto';
 import { Mailer } from '../../platform/mail';
 
 export type { Principal, PublicUser } from './auth.service';
-export { looksLikeApiKey } from './auth.service';
+export { apiKeyFrom } from './auth.middleware';
 export { passwordProblems } from './auth.passwords';
 export { ensureVisible } from './auth.ownership';
 export { API_KEY_SCOPES, type ApiKeyScope, apiKeys, users } from './auth.schema';

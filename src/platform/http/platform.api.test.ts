@@ -311,6 +311,45 @@ describe('HTTP platform', () => {
       expect([...body.matchAll(/^data: (.*)$/gm)].map((m) => m[1])).toEqual(Array.from({ length: 15 }, (_, i) => String(i)));
       expect(body).toContain(': keep-alive');
     });
+    it('when a stream opens, then its headers go out at the end of that turn (with what it wrote, or alone); later, a turn\'s first write reaches the socket at once, ahead of the same turn\'s others', async () => {
+      const seen: Record<string, unknown> = {};
+      const app = express();
+      app.get('/events/:opening', (req, res) => {
+        const sse = new SseStream(res, 60_000);
+        seen[`${req.params.opening}:sent at once`] = res.headersSent;
+        if (req.params.opening === 'writes') sse.write('data: opening\n\n');
+        // Queued after the stream's own end-of-turn flush, so it sees what that flush did.
+        setImmediate(() => {
+          seen[`${req.params.opening}:sent after the turn`] = res.headersSent;
+          setTimeout(() => {
+            sse.write('data: first\n\n');
+            // Node corks a response's socket until the next tick; microtasks (a fast upstream's
+            // buffered pieces) all run before it, so a corked first piece would wait for the last.
+            seen[`${req.params.opening}:corked after the first`] = res.socket!.writableCorked;
+            void Promise.resolve().then(() => sse.write('data: second\n\n'));
+            setTimeout(() => sse.end(), 5);
+          }, 5);
+        });
+      });
+      const read = (opening: string) =>
+        request(app).get(`/events/${opening}`).buffer(true).parse((r, cb) => {
+          let body = '';
+          r.setEncoding('utf8');
+          r.on('data', (c: string) => (body += c));
+          r.on('end', () => cb(null, body));
+        });
+      const [writes, silent] = await Promise.all([read('writes'), read('silent')]);
+      expect([...(writes.body as string).matchAll(/^data: (.*)$/gm)].map((m) => m[1])).toEqual(['opening', 'first', 'second']);
+      expect([...(silent.body as string).matchAll(/^data: (.*)$/gm)].map((m) => m[1])).toEqual(['first', 'second']);
+      expect(seen).toEqual({
+        'writes:sent at once': false,
+        'writes:sent after the turn': true,
+        'writes:corked after the first': 0,
+        'silent:sent at once': false,
+        'silent:sent after the turn': true,
+        'silent:corked after the first': 0,
+      });
+    });
   });
 
   describe('metrics', () => {
