@@ -135,6 +135,8 @@ export function buildApp(deps: AppDeps): BuiltApp {
 
   if (config.diagnosticsRoutes) app.use(diagnosticsRoutes(docs));
 
+  // Programs call /v1 most, and every router mounted before it is walked route by route.
+  app.use(chat.openAiRoutes(docs));
   app.use(auth.routes(docs));
   app.use(knowledgeBases.routes(docs));
   app.use(chat.routes(docs));

@@ -71,7 +71,9 @@ export function createChatModule(deps: ChatModuleDeps) {
     retryUnwrittenUsage: () => recorder.retryUnwritten(),
     /** Before authentication (see openAiAgentPrefetch). */
     openAiPrefetch: openAiAgentPrefetch(agents),
-    routes: (docs: ApiDocs) => [chatRoutes(docs, agents, chat, { signal: deps.signal }), providerRoutes(docs, providers), openAiRoutes(docs, agents, chat, { signal: deps.signal })],
+    routes: (docs: ApiDocs) => [chatRoutes(docs, agents, chat, { signal: deps.signal }), providerRoutes(docs, providers)],
+    /** `/v1`: mounted ahead of the other routers, which a request walks route by route before it. */
+    openAiRoutes: (docs: ApiDocs) => openAiRoutes(docs, agents, chat, { signal: deps.signal }),
     start: async () => {
       await agents.ensureDefault();
       await heartbeat.start();

@@ -48,7 +48,7 @@ export function createAuthModule(deps: AuthModuleDeps) {
   return {
     service,
     ...middleware,
-    /** Installs the access guards on the docs' routers, then builds the auth routes. */
+    /** The auth routes (the access guards are installed on the docs by app.ts). */
     routes: (docs: ApiDocs) =>
       authRoutes(docs, {
         service,
