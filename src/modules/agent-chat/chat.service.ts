@@ -388,13 +388,14 @@ export class ChatService {
     // With writes of the caller's own (the question), one transaction; alone, the row is one
     // statement (two round trips fewer before the first token).
     const open = g.open;
-    const usageId = open
+    const call = open
       ? await this.repo.transaction(async (tx) => {
-          const id = await this.usage.begin(pending, tx.db);
+          const begun = await this.usage.begin(pending, tx.db);
           await open(tx, model);
-          return id;
+          return begun;
         })
       : await this.usage.begin(pending);
+    const usageId = call.id;
 
     let text = '';
     let reported: { promptTokens: number; completionTokens: number } | undefined;
@@ -440,10 +441,14 @@ export class ChatService {
       messageId,
     });
     try {
-      const cost = await this.repo.transaction(async (tx) => {
-        await g.close?.(tx, { ...base, cost: '0' });
-        return (await this.usage.finish(usageId, finishWith(outcome, g.close ? g.messageId : undefined), tx.db)).cost;
-      });
+      // With the caller's writes (the answer), one transaction; alone, the end is one statement.
+      const close = g.close;
+      const cost = close
+        ? await this.repo.transaction(async (tx) => {
+            await close(tx, { ...base, cost: '0' });
+            return (await this.usage.finish(call, finishWith(outcome, g.messageId), tx.db)).cost;
+          })
+        : (await this.usage.finish(call, finishWith(outcome, undefined))).cost;
       return { ...base, cost };
     } catch (err) {
       // The answer could not be saved (its conversation was deleted meanwhile, say): the call is
@@ -452,7 +457,7 @@ export class ChatService {
       const failed: GenerateResult['outcome'] = { status: 'error', code: 'answer-not-saved', message: 'The answer could not be saved (was the conversation deleted?).', httpStatus: 409 };
       const end = finishWith(failed, undefined);
       try {
-        const cost = await this.repo.transaction(async (tx) => (await this.usage.finish(usageId, end, tx.db)).cost);
+        const cost = (await this.usage.finish(call, end)).cost;
         return { ...base, outcome: failed, cost };
       } catch (again) {
         // The database itself is not answering: the end is written once it does.

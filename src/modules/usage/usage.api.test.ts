@@ -262,14 +262,16 @@ describe('usage recording', () => {
     const model = newModel();
     const agentId = await newAgent();
     await recorder.setPrice({ provider: 'openai', model, inputPerMillion: '2.50', outputPerMillion: '10', effectiveFrom: new Date('2020-01-01T00:00:00Z') });
-    const id = await recorder.begin({ userId, agentId, kind: 'chat', provider: 'openai', model, reservedTokens: 1500, ownerProcess: 'test-process' });
+    const begun = await recorder.begin({ userId, agentId, kind: 'chat', provider: 'openai', model, reservedTokens: 1500, ownerProcess: 'test-process' });
+    const id = begun.id;
     const [pending] = await db.select().from(aiUsage).where(eq(aiUsage.id, id));
     expect(pending).toMatchObject({ status: 'pending', reservedTokens: 1500, ownerProcess: 'test-process', promptTokens: 0, finishedAt: null });
     expect(await dailyRows(model)).toEqual([]);
     // A later price does not change what the call cost when it was made.
     await recorder.setPrice({ provider: 'openai', model, inputPerMillion: '100', outputPerMillion: '100', effectiveFrom: new Date(Date.now() + 60_000) });
 
-    const finish = (status: 'complete' | 'interrupted') => db.transaction((tx) => recorder.finish(id, { promptTokens: 1000, completionTokens: 200, source: 'reported', status, latencyMs: 1234, ttftMs: 56 }, tx as unknown as Db));
+    // The stream's end knows the call (its price was looked up when it began); a sweeper knows only the id.
+    const finish = (status: 'complete' | 'interrupted') => db.transaction((tx) => recorder.finish(status === 'complete' ? begun : id, { promptTokens: 1000, completionTokens: 200, source: 'reported', status, latencyMs: 1234, ttftMs: 56 }, tx as unknown as Db));
     const results = await Promise.all([finish('complete'), finish('interrupted')]);
     expect(results.map((r) => r.recorded).sort()).toEqual([false, true]);
     const [row] = await db.select().from(aiUsage).where(eq(aiUsage.id, id));
@@ -279,12 +281,25 @@ describe('usage recording', () => {
     expect((await finish('complete')).recorded).toBe(false);
     expect(await dailyRows(model)).toEqual([expect.objectContaining({ requests: 1 })]);
   });
+  it('when the price lookup of a begun call failed, then finishing it looks the price up itself, and a call finished without a transaction is summed too', async () => {
+    const userId = await newUser();
+    const model = newModel();
+    await recorder.setPrice({ provider: 'openai', model, inputPerMillion: '1', outputPerMillion: '3', effectiveFrom: new Date('2020-01-01T00:00:00Z') });
+    const begun = await recorder.begin({ userId, kind: 'chat', provider: 'openai', model, reservedTokens: 10, ownerProcess: 'test-process' });
+    const other = await recorder.begin({ userId, kind: 'chat', provider: 'openai', model, reservedTokens: 10, ownerProcess: 'test-process' });
+    const done = await recorder.finish({ id: begun.id, price: Promise.resolve(undefined) }, { promptTokens: 1_000_000, completionTokens: 1_000_000, source: 'reported', status: 'complete' });
+    expect(done).toEqual({ recorded: true, id: begun.id, cost: '4.0000000000' });
+    expect((await recorder.finish(other, { promptTokens: 1_000_000, completionTokens: 0, source: 'estimated', status: 'aborted' })).cost).toBe('1.0000000000');
+    const [row] = await db.select().from(aiUsage).where(eq(aiUsage.id, begun.id));
+    expect(row).toMatchObject({ status: 'complete', priceKnown: true, cost: '4.0000000000', reservedTokens: 0 });
+    expect(await dailyRows(model)).toEqual([expect.objectContaining({ userId, requests: 2, promptTokens: 2_000_000, completionTokens: 1_000_000, cost: '5.0000000000' })]);
+  });
   it('when a process stops beating, then its pending rows are finalised as interrupted once, while a live process\'s rows and a young row without a heartbeat stay pending', async () => {
     const userId = await newUser();
     const model = newModel();
     const [dead, live, young] = [unique('dead'), unique('live'), unique('young')];
     await db.insert(usageProcesses).values([{ owner: dead, beatAt: new Date(Date.now() - 5 * 60_000) }, { owner: live }]);
-    const begin = (owner: string) => recorder.begin({ userId, kind: 'chat', provider: 'openai', model, reservedTokens: 900, ownerProcess: owner });
+    const begin = async (owner: string) => (await recorder.begin({ userId, kind: 'chat', provider: 'openai', model, reservedTokens: 900, ownerProcess: owner })).id;
     const [orphan, alive, fresh] = [await begin(dead), await begin(live), await begin(young)];
     const log = { warn: () => undefined, info: () => undefined };
     const sweeper = new UsageHeartbeat(db, recorder, unique('sweeper'), log, { staleSeconds: 60 });

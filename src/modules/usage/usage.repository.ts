@@ -6,6 +6,22 @@ import { aiUsage, modelPrices, usageProcesses } from './usage.schema';
 export type NewUsageRow = typeof aiUsage.$inferInsert;
 export type ModelPriceRow = typeof modelPrices.$inferSelect;
 
+/** What finishing a pending row writes into it. */
+export interface FinishValues {
+  priceKnown: boolean;
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  cost: string;
+  source: 'reported' | 'estimated';
+  status: 'complete' | 'aborted' | 'error' | 'interrupted';
+  latencyMs: number | null;
+  ttftMs: number | null;
+  error: string | null;
+  messageId: string | null;
+  finishedAt: Date;
+}
+
 export interface DailyBump {
   /** YYYY-MM-DD, UTC. */
   day: string;
@@ -49,15 +65,15 @@ export class UsageRepository {
       this.db
         .insert(aiUsage)
         .values({ userId: p('userId'), agentId: p('agentId'), conversationId: p('conversationId'), apiKeyId: p('apiKeyId'), kind: p('kind'), provider: p('provider'), model: p('model'), reservedTokens: p('reservedTokens'), status: 'pending', ownerProcess: p('ownerProcess') })
-        .returning({ id: aiUsage.id }),
+        .returning({ id: aiUsage.id, createdAt: aiUsage.createdAt }),
     );
   }
 
   /** The pending row written before every model call: built once. */
-  async insertPending(values: Pick<NewUsageRow, 'userId' | 'agentId' | 'conversationId' | 'apiKeyId' | 'kind' | 'provider' | 'model' | 'reservedTokens' | 'ownerProcess'>): Promise<string> {
+  async insertPending(values: Pick<NewUsageRow, 'userId' | 'agentId' | 'conversationId' | 'apiKeyId' | 'kind' | 'provider' | 'model' | 'reservedTokens' | 'ownerProcess'>): Promise<{ id: string; createdAt: Date }> {
     this.pendingInsert ??= this.buildPendingInsert();
     const [row] = await this.pendingInsert.execute({ ...values, agentId: values.agentId ?? null, conversationId: values.conversationId ?? null, apiKeyId: values.apiKeyId ?? null });
-    return row!.id;
+    return row!;
   }
 
   async insertUsage(values: NewUsageRow): Promise<string | undefined> {
@@ -66,16 +82,33 @@ export class UsageRepository {
   }
 
   /**
-   * Finalises a pending row, once: only a row still `pending` is changed, so of two racing
-   * finishers (the stream's end and a shutdown, say) exactly one gets the row back.
+   * Finalises a pending row, once, and adds it to its day's sums (UTC day of its start), in one
+   * statement: only a row still `pending` is changed, so of two racing finishers (the stream's end
+   * and a shutdown, say) exactly one finalises it, and only that one is summed. True if this call did.
    */
-  async finishPending(id: string, values: Pick<NewUsageRow, 'priceKnown' | 'promptTokens' | 'completionTokens' | 'totalTokens' | 'cost' | 'source' | 'status' | 'latencyMs' | 'ttftMs' | 'error' | 'messageId' | 'finishedAt'>): Promise<typeof aiUsage.$inferSelect | undefined> {
-    const [row] = await this.db
-      .update(aiUsage)
-      .set({ ...values, reservedTokens: 0 })
-      .where(and(eq(aiUsage.id, id), eq(aiUsage.status, 'pending')))
-      .returning();
-    return row;
+  async finishPendingAndSum(id: string, v: FinishValues): Promise<boolean> {
+    const rows = rowsOf<{ n: number }>(
+      await this.db.execute(sql`
+        WITH done AS (
+          UPDATE ai_usage SET price_known = ${v.priceKnown}::boolean, prompt_tokens = ${v.promptTokens}::int, completion_tokens = ${v.completionTokens}::int,
+            total_tokens = ${v.totalTokens}::int, cost = ${v.cost}::numeric, source = ${v.source}, status = ${v.status}, latency_ms = ${v.latencyMs}::int,
+            ttft_ms = ${v.ttftMs}::int, error = ${v.error}, message_id = ${v.messageId}::uuid, finished_at = ${v.finishedAt.toISOString()}::timestamptz, reserved_tokens = 0
+          WHERE id = ${id}::uuid AND status = 'pending'
+          RETURNING created_at, user_id, agent_id, kind, provider, model
+        ), summed AS (
+          INSERT INTO ai_usage_daily (day, user_id, agent_id, kind, provider, model, requests, prompt_tokens, completion_tokens, total_tokens, cost, updated_at)
+          SELECT (created_at AT TIME ZONE 'UTC')::date, user_id, agent_id, kind, provider, model, 1, ${v.promptTokens}::int, ${v.completionTokens}::int, ${v.totalTokens}::int, ${v.cost}::numeric, now() FROM done
+          ON CONFLICT ON CONSTRAINT ai_usage_daily_key DO UPDATE SET
+            requests = ai_usage_daily.requests + 1,
+            prompt_tokens = ai_usage_daily.prompt_tokens + EXCLUDED.prompt_tokens,
+            completion_tokens = ai_usage_daily.completion_tokens + EXCLUDED.completion_tokens,
+            total_tokens = ai_usage_daily.total_tokens + EXCLUDED.total_tokens,
+            cost = ai_usage_daily.cost + EXCLUDED.cost,
+            updated_at = now()
+        )
+        SELECT count(*)::int AS n FROM done`),
+    );
+    return rows[0]?.n === 1;
   }
 
   async beat(owner: string): Promise<void> {

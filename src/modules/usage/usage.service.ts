@@ -38,6 +38,13 @@ const MAX_ERROR_LENGTH = 2000;
 
 const optionalMs = (n: number | undefined): number | null => (n === undefined ? null : Math.max(0, Math.round(n)));
 
+/** A call begun with begin(): its pending row, and the price in force at its start (undefined: the lookup failed). */
+export interface PendingCall {
+  id: string;
+  price: Promise<{ found: ModelPrice | undefined } | undefined>;
+}
+type ModelPrice = Awaited<ReturnType<UsageRepository['priceAt']>>;
+
 export type FinishResult = Pick<UsageRecord, 'promptTokens' | 'completionTokens' | 'source' | 'latencyMs' | 'ttftMs' | 'error' | 'messageId'> & { status: 'complete' | 'aborted' | 'error' | 'interrupted' };
 
 /** The recording half of the usage module: one finished model call → its row and the daily sums. */
@@ -58,11 +65,13 @@ export class UsageRecorder {
   /**
    * Opens a call that is about to spend tokens (DESIGN.md, "The chat turn"): a `pending` row owned by
    * this process, holding `reservedTokens`, written before the provider is asked. finish() closes it.
+   * The price in force at the row's start is looked up meanwhile, outside `tx` and off the way to
+   * the first token, so that finishing is one statement.
    */
-  async begin(rec: Pick<UsageRecord, 'userId' | 'agentId' | 'conversationId' | 'apiKeyId' | 'kind' | 'provider' | 'model'> & { reservedTokens: number; ownerProcess: string }, tx?: Db): Promise<string> {
+  async begin(rec: Pick<UsageRecord, 'userId' | 'agentId' | 'conversationId' | 'apiKeyId' | 'kind' | 'provider' | 'model'> & { reservedTokens: number; ownerProcess: string }, tx?: Db): Promise<PendingCall> {
     const tokens = rec.reservedTokens;
     if (!Number.isSafeInteger(tokens) || tokens < 0) throw new Error(`Usage reservedTokens must be a non-negative integer, got ${tokens}.`);
-    return (tx ? new UsageRepository(tx) : this.repo).insertPending({
+    const row = await (tx ? new UsageRepository(tx) : this.repo).insertPending({
       userId: rec.userId,
       agentId: rec.agentId ?? null,
       conversationId: rec.conversationId ?? null,
@@ -73,23 +82,35 @@ export class UsageRecorder {
       reservedTokens: tokens,
       ownerProcess: rec.ownerProcess,
     });
+    // A failed lookup is not an error of the call: finish() looks the price up itself then.
+    const price = this.repo.priceAt(rec.provider, rec.model, row.createdAt).then(
+      (found) => ({ found }),
+      () => undefined,
+    );
+    return { id: row.id, price };
   }
 
   /**
-   * Finalises a pending call exactly once, in `tx` (so the caller's own writes, the assistant
-   * message, commit with it): its tokens, cost (the price in force when the call began), status,
-   * and the daily sums. A row already finalised is left alone: { recorded: false }.
+   * Finalises a pending call exactly once, with its daily sums, in `tx` when given (so the caller's
+   * own writes, the assistant message, commit with it) or as one statement of its own: its tokens,
+   * cost (the price in force when the call began), status. A row already finalised is left alone:
+   * { recorded: false }.
    */
-  async finish(id: string, result: FinishResult, tx: Db): Promise<RecordResult> {
+  async finish(call: string | PendingCall, result: FinishResult, tx?: Db): Promise<RecordResult> {
     validate({ userId: null, kind: 'chat', provider: 'x', model: 'x', ...result });
-    const repo = new UsageRepository(tx);
+    const id = typeof call === 'string' ? call : call.id;
+    const repo = tx ? new UsageRepository(tx) : this.repo;
     const promptTokens = result.promptTokens;
     const completionTokens = result.completionTokens ?? 0;
-    const current = await repo.findById(id);
-    if (!current || current.status !== 'pending') return { recorded: false, id, cost: current?.cost ?? '0' };
-    const price = await repo.priceAt(current.provider, current.model, current.createdAt);
+    const known = typeof call === 'string' ? undefined : await call.price;
+    let price = known?.found;
+    if (!known) {
+      const current = await repo.findById(id);
+      if (!current || current.status !== 'pending') return { recorded: false, id, cost: current?.cost ?? '0' };
+      price = await repo.priceAt(current.provider, current.model, current.createdAt);
+    }
     const cost = costOf(price, promptTokens, completionTokens);
-    const row = await repo.finishPending(id, {
+    const recorded = await repo.finishPendingAndSum(id, {
       priceKnown: price !== undefined,
       promptTokens,
       completionTokens,
@@ -103,8 +124,7 @@ export class UsageRecorder {
       messageId: result.messageId ?? null,
       finishedAt: new Date(),
     });
-    if (!row) return { recorded: false, id, cost: current.cost };
-    await repo.bumpDaily({ day: row.createdAt.toISOString().slice(0, 10), userId: row.userId, agentId: row.agentId, kind: row.kind, provider: row.provider, model: row.model, promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, cost });
+    if (!recorded) return { recorded: false, id, cost: (await repo.findById(id))?.cost ?? '0' };
     return { recorded: true, id, cost };
   }
 
