@@ -42,6 +42,23 @@ export async function newContext(browser: Browser, width = 1200, height = 800, c
   return browser.newContext({ ignoreHTTPSErrors: true, viewport: { width, height }, colorScheme, permissions: ['clipboard-read', 'clipboard-write'] });
 }
 
+/**
+ * `body` on a page of a fresh browser context; afterwards nothing foreign happened on it (no
+ * dialog, no request off `origin`, no console error or page error: see watch), and the context is
+ * closed whether `body` passed or not.
+ */
+export async function onPage(browser: Browser, origin: string, size: { width?: number; height?: number; colorScheme?: 'light' | 'dark' }, body: (page: Page) => Promise<void>): Promise<void> {
+  const context = await newContext(browser, size.width, size.height, size.colorScheme);
+  try {
+    const page = await context.newPage();
+    const seen = watch(page, origin);
+    await body(page);
+    expect(seen).toEqual({ dialogs: [], foreignRequests: [], problems: [] });
+  } finally {
+    await context.close();
+  }
+}
+
 const shots = path.join(projectRoot(), 'reports', 'screenshots');
 /** Screenshots are test artifacts (reports/screenshots), looked at by a person before a UI change is done. */
 export async function screenshot(page: Page, name: string): Promise<void> {
