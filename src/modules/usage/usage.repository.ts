@@ -36,6 +36,15 @@ export interface DailyBump {
   cost: string;
 }
 
+/** A call's share of its day: added to the day's row (a new row starts at it). */
+const ADD_TO_DAY = sql.raw(`ON CONFLICT ON CONSTRAINT ai_usage_daily_key DO UPDATE SET
+  requests = ai_usage_daily.requests + 1,
+  prompt_tokens = ai_usage_daily.prompt_tokens + EXCLUDED.prompt_tokens,
+  completion_tokens = ai_usage_daily.completion_tokens + EXCLUDED.completion_tokens,
+  total_tokens = ai_usage_daily.total_tokens + EXCLUDED.total_tokens,
+  cost = ai_usage_daily.cost + EXCLUDED.cost,
+  updated_at = now()`);
+
 /**
  * The only place that touches ai_usage, ai_usage_daily and model_prices. Every statement is
  * self-contained (no session state), so it runs unchanged through PgBouncer's transaction pooling.
@@ -98,13 +107,7 @@ export class UsageRepository {
         ), summed AS (
           INSERT INTO ai_usage_daily (day, user_id, agent_id, kind, provider, model, requests, prompt_tokens, completion_tokens, total_tokens, cost, updated_at)
           SELECT (created_at AT TIME ZONE 'UTC')::date, user_id, agent_id, kind, provider, model, 1, ${v.promptTokens}::int, ${v.completionTokens}::int, ${v.totalTokens}::int, ${v.cost}::numeric, now() FROM done
-          ON CONFLICT ON CONSTRAINT ai_usage_daily_key DO UPDATE SET
-            requests = ai_usage_daily.requests + 1,
-            prompt_tokens = ai_usage_daily.prompt_tokens + EXCLUDED.prompt_tokens,
-            completion_tokens = ai_usage_daily.completion_tokens + EXCLUDED.completion_tokens,
-            total_tokens = ai_usage_daily.total_tokens + EXCLUDED.total_tokens,
-            cost = ai_usage_daily.cost + EXCLUDED.cost,
-            updated_at = now()
+          ${ADD_TO_DAY}
         )
         SELECT count(*)::int AS n FROM done`),
     );
@@ -152,13 +155,7 @@ export class UsageRepository {
     await this.db.execute(sql`
       INSERT INTO ai_usage_daily (day, user_id, agent_id, kind, provider, model, requests, prompt_tokens, completion_tokens, total_tokens, cost, updated_at)
       VALUES (${b.day}::date, ${b.userId}::uuid, ${b.agentId}::uuid, ${b.kind}, ${b.provider}, ${b.model}, 1, ${b.promptTokens}, ${b.completionTokens}, ${b.totalTokens}, ${b.cost}::numeric, now())
-      ON CONFLICT ON CONSTRAINT ai_usage_daily_key DO UPDATE SET
-        requests = ai_usage_daily.requests + 1,
-        prompt_tokens = ai_usage_daily.prompt_tokens + EXCLUDED.prompt_tokens,
-        completion_tokens = ai_usage_daily.completion_tokens + EXCLUDED.completion_tokens,
-        total_tokens = ai_usage_daily.total_tokens + EXCLUDED.total_tokens,
-        cost = ai_usage_daily.cost + EXCLUDED.cost,
-        updated_at = now()`);
+      ${ADD_TO_DAY}`);
   }
 
   /** Setting a price again for the same moment corrects it rather than failing. */
