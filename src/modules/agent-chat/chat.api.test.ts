@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { sql } from 'drizzle-orm';
-import { captureLogger, createTestApp, openTestDatabase, type TestApp } from '../../../test/support/test-app';
+import { captureLogger, createTestApp, openTestDatabase, unique, type TestApp } from '../../../test/support/test-app';
 import { addText, newKb, person } from '../../../test/support/kb';
 import { ask, fakeOpenAi, parseSse, streamTurn } from '../../../test/support/llm';
 import { rowsOf } from '../../platform/db/migrate';
@@ -66,6 +66,22 @@ describe('conversations with the built-in extractive provider', () => {
     t = await createTestApp({ CREDENTIAL_RATE_LIMIT_MAX: '10000' });
   });
   afterAll(() => t.close());
+
+  it('when a document\'s bare title matches the question as well as its sentences, then the answer quotes the sentences; when only a title matches, then the title is quoted', async () => {
+    const { auth } = await person(t);
+    const kb = await newKb(t, auth, { name: unique('leave') });
+    const word = unique('sabbatical').replace(/[^a-z]/g, '');
+    await addText(t, auth, kb.id, `${word} rules`, `${word}\n\nEvery ${word} lasts three months and is paid at half salary.`);
+    await addText(t, auth, kb.id, `${word} form`, `${word}form`);
+    const answerTo = async (q: string) => {
+      const conv = (await request(t.app).post('/api/conversations').set(auth).send({})).body.conversation.id as string;
+      return (await ask(t.app, auth, conv, q)).events.filter((e) => e.event === 'delta').map((e) => e.data.text).join('');
+    };
+    const full = await answerTo(`How long does a ${word} last?`);
+    expect(full).toContain(`Every ${word} lasts three months`);
+    expect(full).not.toMatch(new RegExp(`> ${word} \\[\\d\\]`));
+    expect(await answerTo(`Where is the ${word}form?`)).toMatch(new RegExp(`> ${word}form \\[\\d\\]`));
+  });
 
   it('when a member asks the default agent, then the answer streams with citations of the right revision, and the message and an estimated usage row are written once', async () => {
     const { u, auth } = await person(t);

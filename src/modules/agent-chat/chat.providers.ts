@@ -73,7 +73,7 @@ export class ExtractiveProvider implements ChatProvider {
   answer(question: string, sources: Source[]): string {
     const stop = stopwordsFor(this.language);
     const wanted = new Set(words(question).filter((w) => !stop.has(w) && w.length > 1));
-    const scored: { n: number; sentence: string; score: number; order: number }[] = [];
+    const scored: { n: number; sentence: string; score: number; order: number; short: boolean }[] = [];
     let order = 0;
     for (const s of sources) {
       for (const raw of s.text.split(/\n+/).flatMap((line) => line.split(SENTENCE))) {
@@ -84,15 +84,18 @@ export class ExtractiveProvider implements ChatProvider {
         for (const w of wanted) if (ws.has(w)) score += 1;
         // Prefix matches (policy/policies) count for less than whole words.
         for (const w of wanted) if (!ws.has(w) && w.length >= 5 && [...ws].some((x) => x.startsWith(w.slice(0, 5)))) score += 0.5;
-        if (score > 0) scored.push({ n: s.n, sentence, score, order: order++ });
+        if (score > 0) scored.push({ n: s.n, sentence, score, order: order++, short: ws.size < 3 });
       }
     }
+    // A bare title ("Holidays") says nothing a sentence matching as well does not: quoted only when it matches better.
+    const bestSentence = Math.max(0, ...scored.filter((c) => !c.short).map((c) => c.score));
+    const sentences = scored.filter((c) => !c.short || c.score > bestSentence);
     if (wanted.size === 0 || scored.length === 0) {
       return sources.length === 0
         ? "I couldn't find anything about that in the knowledge bases you can use. Add documents to a knowledge base, or configure a language model (LLM_PROVIDER=openai with LLM_BASE_URL and LLM_MODEL, or LLM_PROVIDER=anthropic) for answers beyond quotes."
         : "The passages I found don't seem to answer that. Try other words, or configure a language model (LLM_PROVIDER=openai with LLM_BASE_URL and LLM_MODEL, or LLM_PROVIDER=anthropic) for answers beyond quotes.";
     }
-    const best = scored.sort((a, b) => b.score - a.score || a.order - b.order).slice(0, this.maxSentences);
+    const best = sentences.sort((a, b) => b.score - a.score || a.order - b.order).slice(0, this.maxSentences);
     const seen = new Set<string>();
     const lines = best.filter((b) => !seen.has(b.sentence) && seen.add(b.sentence)).map((b) => `> ${b.sentence} [${b.n}]`);
     return `From your documents:\n\n${lines.join('\n>\n')}`;
