@@ -83,6 +83,28 @@ describe('conversations with the built-in extractive provider', () => {
     expect(await answerTo(`Where is the ${word}form?`)).toMatch(new RegExp(`> ${word}form \\[\\d\\]`));
   });
 
+  it('when the turn fails right after its first event (the question\'s transaction fails to commit), then the stream still ends with an error event, and nothing of the turn is kept', async () => {
+    const { u, auth } = await person(t);
+    const conv = (await request(t.app).post('/api/conversations').set(auth).send({})).body.conversation.id as string;
+    const marker = unique('refuse').replace(/-/g, '_');
+    // Checked at COMMIT, after the meta event went out: on PGlite all of it happens within one turn of the event loop.
+    await t.database.db.execute(sql.raw(`CREATE FUNCTION ${marker}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`));
+    await t.database.db.execute(sql.raw(`CREATE CONSTRAINT TRIGGER ${marker} AFTER INSERT ON agent_messages DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.content LIKE '%${marker}%') EXECUTE FUNCTION ${marker}()`));
+    try {
+      const res = await ask(t.app, auth, conv, `Is this kept? ${marker}`);
+      expect(res.status).toBe(200);
+      expect(res.events.map((e) => e.event)).toEqual(['meta', 'error']);
+      expect(res.events[1]!.data).toEqual({ code: 'chat-failed', message: 'The answer failed on the server; try again.' });
+    } finally {
+      await t.database.db.execute(sql.raw(`DROP TRIGGER IF EXISTS ${marker} ON agent_messages`));
+      await t.database.db.execute(sql.raw(`DROP FUNCTION IF EXISTS ${marker}()`));
+    }
+    expect((await request(t.app).get(`/api/conversations/${conv}`).set(auth)).body.messages).toEqual([]);
+    expect(rowsOf(await t.database.db.execute(sql`SELECT id FROM ai_usage WHERE user_id = ${u.id}`))).toEqual([]);
+    // The next question of the same conversation is answered as usual.
+    expect((await ask(t.app, auth, conv, 'And this one?')).events.at(-1)?.event).toBe('done');
+  });
+
   it('when a member asks the default agent, then the answer streams with citations of the right revision, and the message and an estimated usage row are written once', async () => {
     const { u, auth } = await person(t);
     const kb = await newKb(t, auth, { name: 'Mine' });

@@ -121,7 +121,8 @@ export function chatRoutes(docs: ApiDocs, agents: AgentService, chat: ChatServic
     try {
       await run(req, emit, controller.signal);
     } catch (err) {
-      if (!res.headersSent) throw err;
+      // Not by headersSent: an opened stream sends its headers at the end of the turn that opened it.
+      if (!sse) throw err;
       // The stream has begun, so the error handler could only end it: the failure is its last
       // event. The handler still logs it.
       emit({ event: 'error', data: err instanceof AppError ? { code: err.code, message: err.message } : { code: 'chat-failed', message: 'The answer failed on the server; try again.' } });

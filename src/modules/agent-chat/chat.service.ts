@@ -366,8 +366,8 @@ export class ChatService {
    * An answer from an agent, for a conversation's turn or the OpenAI-compatible API: a pending
    * usage row (with `open`'s writes) before anything is asked, retrieval within the caller's
    * rights, the prompt, the provider's stream (each piece to `onDelta`), and exactly one ending —
-   * `close`'s writes, the usage row finalised and the daily sums, in one transaction — whatever
-   * happened (done, abort, provider error).
+   * `close`'s writes, the usage row finalised and the daily sums, in one transaction (without
+   * `close`, one statement) — whatever happened (done, abort, provider error).
    */
   async generate(g: GenerateInput): Promise<GenerateResult> {
     // Tracked like a conversation's turn, so that a shutdown waits for /v1 answers to write their ends too.
@@ -410,6 +410,8 @@ export class ChatService {
       const prompt = buildPrompt({ systemPrompt: agent.systemPrompt, clientSystem: g.clientSystem, sources, history: g.history, question: g.question, questionTokens, window: contextWindow(model), maxOutputTokens });
       promptTokens = prompt.promptTokens;
       for await (const ev of provider.stream({ model, messages: prompt.messages, maxOutputTokens, temperature: g.temperature === undefined ? agent.temperature : g.temperature, signal, question: g.question, sources })) {
+        // The provider has answered: the price is looked up while the rest of the answer comes.
+        this.usage.lookUpPrice(call);
         if (ev.type === 'delta') {
           ttftMs ??= performance.now() - started;
           text += ev.text;
@@ -441,6 +443,8 @@ export class ChatService {
       messageId,
     });
     try {
+      // Never awaited inside the closing transaction (see lookUpPrice).
+      await call.price;
       // With the caller's writes (the answer), one transaction; alone, the end is one statement.
       const close = g.close;
       const cost = close

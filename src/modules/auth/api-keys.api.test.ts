@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { eq, sql } from 'drizzle-orm';
 import { createTestApp, type TestApp } from '../../../test/support/test-app';
@@ -71,6 +73,32 @@ describe('API keys', () => {
     // With a body that parses, the same unknown key is refused and the good one is let in.
     expect((await request(t.app).get('/v1/models').set('Authorization', `Bearer hk_${'x'.repeat(40)}`)).status).toBe(401);
     expect((await request(t.app).get('/v1/models').set('Authorization', `Bearer ${good.secret}`)).status).toBe(200);
+  });
+
+  it('when a key is revoked while its request\'s body is still arriving, then that request is refused (the lookup made as its headers came does not stand)', async () => {
+    const { auth } = await signedIn();
+    const made = (await request(t.app).post('/api/keys').set(auth).send({ name: 'slow body', scopes: ['chat'] })).body;
+    const server = t.app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const body = JSON.stringify({ model: 'no-such-agent', messages: [{ role: 'user', content: 'hi' }] });
+      const answer = new Promise<{ status: number; code: string }>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, method: 'POST', path: '/v1/chat/completions', headers: { Authorization: `Bearer ${made.secret}`, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode!, code: (JSON.parse(text) as { error: { code: string } }).error.code }));
+        });
+        req.on('error', reject);
+        req.write(body.slice(0, 10));
+        // The rest comes after the key is revoked, later than an early lookup may stand.
+        setTimeout(() => {
+          void request(t.app).delete(`/api/keys/${made.key.id}`).set(auth).then(() => req.end(body.slice(10)), reject);
+        }, 1200);
+      });
+      expect(await answer).toEqual({ status: 401, code: 'invalid-api-key' });
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('when the key has expired or its owner is disabled, then it stops working', async () => {

@@ -9,6 +9,9 @@ import { AccessTokens, InvalidTokenError } from './auth.tokens';
 
 export type AuthVia = 'cookie' | 'bearer' | 'api-key';
 
+/** How long an API key's early lookup (lookAhead) stands for its request. */
+const EARLY_LOOKUP_FRESH_MS = 1000;
+
 const TWO_FACTOR_SETUP_ROUTES = new Set(['/api/auth/totp/setup', '/api/auth/totp/confirm', '/api/auth/me', '/api/auth/logout', '/api/auth/csrf']);
 const CSRF_EXEMPT = new Set(['/api/auth/login', '/api/auth/token', '/api/auth/refresh', '/api/auth/setup', '/api/auth/register', '/api/auth/invites/accept', '/api/auth/password/forgot', '/api/auth/password/reset', '/api/auth/email/verify']);
 
@@ -76,10 +79,12 @@ export function clearAuthCookies(req: Request, res: import('express').Response, 
 export function createAuthenticator(auth: AuthService, publicUrl: string) {
   const instance = new passport.Passport();
   // Lookups started by lookAhead, for the request that bears the key.
-  const early = new WeakMap<Request, { secret: string; principal: Promise<Principal> }>();
+  const early = new WeakMap<Request, { secret: string; at: number; principal: Promise<Principal> }>();
   instance.use('api-key', new ApiKeyStrategy((req, secret) => {
     const started = early.get(req);
-    return started?.secret === secret ? started.principal : auth.principalFromApiKey(secret);
+    // A body that took its time (sent slowly, straight to the app) is not let in on what the key
+    // was when its headers came: a key revoked meanwhile must not pass.
+    return started?.secret === secret && performance.now() - started.at <= EARLY_LOOKUP_FRESH_MS ? started.principal : auth.principalFromApiKey(secret);
   }));
   instance.use(
     'jwt',
@@ -123,7 +128,7 @@ export function createAuthenticator(auth: AuthService, publicUrl: string) {
       const principal = auth.principalFromApiKey(secret);
       // Read by authenticate, or by nobody when the request fails first (a malformed body, say).
       principal.catch(() => undefined);
-      early.set(req, { secret, principal });
+      early.set(req, { secret, at: performance.now(), principal });
     }
     next();
   };

@@ -263,6 +263,7 @@ describe('usage recording', () => {
     const agentId = await newAgent();
     await recorder.setPrice({ provider: 'openai', model, inputPerMillion: '2.50', outputPerMillion: '10', effectiveFrom: new Date('2020-01-01T00:00:00Z') });
     const begun = await recorder.begin({ userId, agentId, kind: 'chat', provider: 'openai', model, reservedTokens: 1500, ownerProcess: 'test-process' });
+    recorder.lookUpPrice(begun);
     const id = begun.id;
     const [pending] = await db.select().from(aiUsage).where(eq(aiUsage.id, id));
     expect(pending).toMatchObject({ status: 'pending', reservedTokens: 1500, ownerProcess: 'test-process', promptTokens: 0, finishedAt: null });
@@ -271,6 +272,7 @@ describe('usage recording', () => {
     await recorder.setPrice({ provider: 'openai', model, inputPerMillion: '100', outputPerMillion: '100', effectiveFrom: new Date(Date.now() + 60_000) });
 
     // The stream's end knows the call (its price was looked up when it began); a sweeper knows only the id.
+    await begun.price;
     const finish = (status: 'complete' | 'interrupted') => db.transaction((tx) => recorder.finish(status === 'complete' ? begun : id, { promptTokens: 1000, completionTokens: 200, source: 'reported', status, latencyMs: 1234, ttftMs: 56 }, tx as unknown as Db));
     const results = await Promise.all([finish('complete'), finish('interrupted')]);
     expect(results.map((r) => r.recorded).sort()).toEqual([false, true]);
@@ -281,13 +283,14 @@ describe('usage recording', () => {
     expect((await finish('complete')).recorded).toBe(false);
     expect(await dailyRows(model)).toEqual([expect.objectContaining({ requests: 1 })]);
   });
-  it('when the price lookup of a begun call failed, then finishing it looks the price up itself, and a call finished without a transaction is summed too', async () => {
+  it('when the price lookup of a begun call failed, then finishing it looks the price up itself; a call finished without a transaction, its price looked up while it ran, is summed too', async () => {
     const userId = await newUser();
     const model = newModel();
     await recorder.setPrice({ provider: 'openai', model, inputPerMillion: '1', outputPerMillion: '3', effectiveFrom: new Date('2020-01-01T00:00:00Z') });
     const begun = await recorder.begin({ userId, kind: 'chat', provider: 'openai', model, reservedTokens: 10, ownerProcess: 'test-process' });
     const other = await recorder.begin({ userId, kind: 'chat', provider: 'openai', model, reservedTokens: 10, ownerProcess: 'test-process' });
-    const done = await recorder.finish({ id: begun.id, price: Promise.resolve(undefined) }, { promptTokens: 1_000_000, completionTokens: 1_000_000, source: 'reported', status: 'complete' });
+    const done = await recorder.finish({ ...begun, price: Promise.resolve(undefined) }, { promptTokens: 1_000_000, completionTokens: 1_000_000, source: 'reported', status: 'complete' });
+    recorder.lookUpPrice(other);
     expect(done).toEqual({ recorded: true, id: begun.id, cost: '4.0000000000' });
     expect((await recorder.finish(other, { promptTokens: 1_000_000, completionTokens: 0, source: 'estimated', status: 'aborted' })).cost).toBe('1.0000000000');
     const [row] = await db.select().from(aiUsage).where(eq(aiUsage.id, begun.id));

@@ -38,10 +38,16 @@ const MAX_ERROR_LENGTH = 2000;
 
 const optionalMs = (n: number | undefined): number | null => (n === undefined ? null : Math.max(0, Math.round(n)));
 
-/** A call begun with begin(): its pending row, and the price in force at its start (undefined: the lookup failed). */
+/**
+ * A call begun with begin(): its pending row, and (once lookUpPrice() started it) the lookup of
+ * the price in force at its start, which resolves to undefined when the lookup failed.
+ */
 export interface PendingCall {
   id: string;
-  price: Promise<{ found: ModelPrice | undefined } | undefined>;
+  provider: string;
+  model: string;
+  createdAt: Date;
+  price?: Promise<{ found: ModelPrice | undefined } | undefined>;
 }
 type ModelPrice = Awaited<ReturnType<UsageRepository['priceAt']>>;
 
@@ -65,8 +71,6 @@ export class UsageRecorder {
   /**
    * Opens a call that is about to spend tokens (DESIGN.md, "The chat turn"): a `pending` row owned by
    * this process, holding `reservedTokens`, written before the provider is asked. finish() closes it.
-   * The price in force at the row's start is looked up meanwhile, outside `tx` and off the way to
-   * the first token, so that finishing is one statement.
    */
   async begin(rec: Pick<UsageRecord, 'userId' | 'agentId' | 'conversationId' | 'apiKeyId' | 'kind' | 'provider' | 'model'> & { reservedTokens: number; ownerProcess: string }, tx?: Db): Promise<PendingCall> {
     const tokens = rec.reservedTokens;
@@ -82,18 +86,28 @@ export class UsageRecorder {
       reservedTokens: tokens,
       ownerProcess: rec.ownerProcess,
     });
-    // A failed lookup is not an error of the call: finish() looks the price up itself then.
-    const price = this.repo.priceAt(rec.provider, rec.model, row.createdAt).then(
+    return { id: row.id, provider: rec.provider, model: rec.model, createdAt: row.createdAt };
+  }
+
+  /**
+   * Starts looking up the price in force at the call's start (once), outside any transaction, so
+   * that finishing is one statement; meant for while the provider answers (after its first
+   * event, so that it is never on the way to the first token). Await `call.price` before opening
+   * a transaction to finish in: awaiting it inside one that was open when it started would wait
+   * for ever on PGlite's single connection. A failed lookup is done again by finish().
+   */
+  lookUpPrice(call: PendingCall): void {
+    call.price ??= this.repo.priceAt(call.provider, call.model, call.createdAt).then(
       (found) => ({ found }),
       () => undefined,
     );
-    return { id: row.id, price };
   }
 
   /**
    * Finalises a pending call exactly once, with its daily sums, in `tx` when given (so the caller's
-   * own writes, the assistant message, commit with it) or as one statement of its own: its tokens,
-   * cost (the price in force when the call began), status. A row already finalised is left alone:
+   * own writes, the assistant message, commit with it): its tokens, cost (the price in force when
+   * the call began), status. With the price looked up already that is one statement; given only
+   * an id, the row and the price are read first. A row already finalised is left alone:
    * { recorded: false }.
    */
   async finish(call: string | PendingCall, result: FinishResult, tx?: Db): Promise<RecordResult> {
