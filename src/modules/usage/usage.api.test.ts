@@ -271,9 +271,11 @@ describe('usage recording', () => {
     // A later price does not change what the call cost when it was made.
     await recorder.setPrice({ provider: 'openai', model, inputPerMillion: '100', outputPerMillion: '100', effectiveFrom: new Date(Date.now() + 60_000) });
 
-    // The stream's end knows the call (its price was looked up when it began); a sweeper knows only the id.
+    // The stream's end knows the call (its price looked up while it ran) and, on /v1, finishes in
+    // one statement; a sweeper knows only the id and finishes in a transaction.
     await begun.price;
-    const finish = (status: 'complete' | 'interrupted') => db.transaction((tx) => recorder.finish(status === 'complete' ? begun : id, { promptTokens: 1000, completionTokens: 200, source: 'reported', status, latencyMs: 1234, ttftMs: 56 }, tx as unknown as Db));
+    const end = (status: 'complete' | 'interrupted') => ({ promptTokens: 1000, completionTokens: 200, source: 'reported' as const, status, latencyMs: 1234, ttftMs: 56 });
+    const finish = (status: 'complete' | 'interrupted') => (status === 'complete' ? recorder.finish(begun, end(status)) : db.transaction((tx) => recorder.finish(id, end(status), tx as unknown as Db)));
     const results = await Promise.all([finish('complete'), finish('interrupted')]);
     expect(results.map((r) => r.recorded).sort()).toEqual([false, true]);
     const [row] = await db.select().from(aiUsage).where(eq(aiUsage.id, id));

@@ -94,7 +94,8 @@ export class UsageRecorder {
    * that finishing is one statement; meant for while the provider answers (after its first
    * event, so that it is never on the way to the first token). Await `call.price` before opening
    * a transaction to finish in: awaiting it inside one that was open when it started would wait
-   * for ever on PGlite's single connection. A failed lookup is done again by finish().
+   * for ever on PGlite's single connection. A failed lookup is done again by finish(). A price
+   * set or corrected after the lookup applies to later calls, not to this one.
    */
   lookUpPrice(call: PendingCall): void {
     call.price ??= this.repo.priceAt(call.provider, call.model, call.createdAt).then(

@@ -352,6 +352,43 @@ describe('HTTP platform', () => {
     });
   });
 
+  describe('server-sent events, ended early', () => {
+    it('when a stream ends in the turn that opened it, then its events and the end still arrive; when the client is gone before the first flush, then nothing is written and nothing throws', async () => {
+      const thrown: unknown[] = [];
+      const app = express();
+      app.get('/at-once', (_req, res) => {
+        const sse = new SseStream(res, 60_000);
+        sse.write('data: only\n\n');
+        sse.end();
+        sse.write('data: after the end\n\n');
+      });
+      app.get('/gone', (_req, res) => {
+        const sse = new SseStream(res, 60_000);
+        sse.write('data: never\n\n');
+        res.destroy();
+        setImmediate(() => {
+          try {
+            sse.write('data: still never\n\n');
+            sse.end();
+          } catch (err) {
+            thrown.push(err);
+          }
+        });
+      });
+      const res = await request(app).get('/at-once').buffer(true).parse((r, cb) => {
+        let body = '';
+        r.setEncoding('utf8');
+        r.on('data', (c: string) => (body += c));
+        r.on('end', () => cb(null, body));
+      });
+      expect(res.headers['content-type']).toMatch(/text\/event-stream/);
+      expect(res.body).toBe('data: only\n\n');
+      await expect(request(app).get('/gone')).rejects.toThrow(/socket hang up|ECONNRESET/);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(thrown).toEqual([]);
+    });
+  });
+
   describe('metrics', () => {
     it('when METRICS_TOKEN is set, then /metrics needs it and reports request durations by route template', async () => {
       await request(t.app).get('/health/live');
