@@ -410,13 +410,14 @@ export class ChatService {
       const prompt = buildPrompt({ systemPrompt: agent.systemPrompt, clientSystem: g.clientSystem, sources, history: g.history, question: g.question, questionTokens, window: contextWindow(model), maxOutputTokens });
       promptTokens = prompt.promptTokens;
       for await (const ev of provider.stream({ model, messages: prompt.messages, maxOutputTokens, temperature: g.temperature === undefined ? agent.temperature : g.temperature, signal, question: g.question, sources })) {
-        // The provider has answered: the price is looked up while the rest of the answer comes.
-        this.usage.lookUpPrice(call);
         if (ev.type === 'delta') {
           ttftMs ??= performance.now() - started;
           text += ev.text;
           g.onDelta(ev.text);
         } else reported = { promptTokens: tokenCount(ev.promptTokens), completionTokens: tokenCount(ev.completionTokens) };
+        // The provider has answered (and its first piece is on its way): the price is looked up
+        // while the rest of the answer comes.
+        this.usage.lookUpPrice(call);
       }
       signal.throwIfAborted();
     } catch (err) {
