@@ -5,10 +5,10 @@ import type { Response } from 'express';
  * stream open (nginx is told not to buffer), and writes coalesced per turn of the event loop.
  * The headers go out at the end of the turn that opened the stream, in one write with what that
  * turn wrote, and so after the I/O the turn started (on /v1, the pending usage row's query, sent
- * on the next tick) rather than ahead of it: whether a stream has begun is `sse` existing, not
- * `res.headersSent`. After that, a turn's first write goes out at once and the
- * rest of the turn in one write after it (a fast upstream's pieces otherwise cost a system call
- * each). Order is kept: nothing is written directly while coalesced text waits.
+ * on the next tick) rather than ahead of it; a caller knows its stream has begun by having opened
+ * one, not by `res.headersSent`. After that, a turn's first write goes out at once and the rest
+ * of the turn in one write after it (a fast upstream's pieces otherwise cost a system call each).
+ * Order is kept: nothing is written directly while coalesced text waits.
  */
 export class SseStream {
   private waiting = '';
