@@ -14,6 +14,15 @@ import { z } from '../zod';
 import { AppError, TooManyRequestsError } from '../errors';
 import { createLogger } from '../logger';
 
+/** A streamed response read to its end, its body as text. */
+const streamed = (test: request.Test) =>
+  test.buffer(true).parse((r, cb) => {
+    let body = '';
+    r.setEncoding('utf8');
+    r.on('data', (c: string) => (body += c));
+    r.on('end', () => cb(null, body));
+  });
+
 describe('HTTP platform', () => {
   let t: TestApp;
   const webRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-web-'));
@@ -299,12 +308,7 @@ describe('HTTP platform', () => {
           }, 80);
         });
       });
-      const res = await request(app).get('/events').buffer(true).parse((r, cb) => {
-        let body = '';
-        r.setEncoding('utf8');
-        r.on('data', (c: string) => (body += c));
-        r.on('end', () => cb(null, body));
-      });
+      const res = await streamed(request(app).get('/events'));
       expect(res.headers['content-type']).toMatch(/text\/event-stream/);
       expect(res.headers['x-accel-buffering']).toBe('no');
       const body = res.body as string;
@@ -331,13 +335,7 @@ describe('HTTP platform', () => {
           }, 5);
         });
       });
-      const read = (opening: string) =>
-        request(app).get(`/events/${opening}`).buffer(true).parse((r, cb) => {
-          let body = '';
-          r.setEncoding('utf8');
-          r.on('data', (c: string) => (body += c));
-          r.on('end', () => cb(null, body));
-        });
+      const read = (opening: string) => streamed(request(app).get(`/events/${opening}`));
       const [writes, silent] = await Promise.all([read('writes'), read('silent')]);
       expect([...(writes.body as string).matchAll(/^data: (.*)$/gm)].map((m) => m[1])).toEqual(['opening', 'first', 'second']);
       expect([...(silent.body as string).matchAll(/^data: (.*)$/gm)].map((m) => m[1])).toEqual(['first', 'second']);
@@ -375,12 +373,7 @@ describe('HTTP platform', () => {
           }
         });
       });
-      const res = await request(app).get('/at-once').buffer(true).parse((r, cb) => {
-        let body = '';
-        r.setEncoding('utf8');
-        r.on('data', (c: string) => (body += c));
-        r.on('end', () => cb(null, body));
-      });
+      const res = await streamed(request(app).get('/at-once'));
       expect(res.headers['content-type']).toMatch(/text\/event-stream/);
       expect(res.body).toBe('data: only\n\n');
       await expect(request(app).get('/gone')).rejects.toThrow(/socket hang up|ECONNRESET/);
