@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import type { Express } from 'express';
+import { createTestApp, type TestApp } from './test-app';
 
 export interface ChatCall {
   n: number;
@@ -197,4 +198,21 @@ export function streamTurn(port: number, auth: Record<string, string>, conversat
     req.on('error', (err) => (left ? undefined : reject(err)));
     req.end(JSON.stringify({ content }));
   });
+}
+
+/**
+ * An app with `env` whose default provider is the local `upstream`: `body` runs with it, then the
+ * app and the upstream are closed, whatever happened.
+ */
+export async function withApp(upstream: { baseUrl: string; close(): Promise<void> }, env: Record<string, string>, body: (t: TestApp) => Promise<void>): Promise<void> {
+  try {
+    const t = await createTestApp({ CREDENTIAL_RATE_LIMIT_MAX: '10000', LLM_BASE_URL: upstream.baseUrl, ...env });
+    try {
+      await body(t);
+    } finally {
+      await t.close();
+    }
+  } finally {
+    await upstream.close();
+  }
 }

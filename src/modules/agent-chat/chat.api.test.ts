@@ -4,7 +4,7 @@ import request from 'supertest';
 import { sql } from 'drizzle-orm';
 import { captureLogger, createTestApp, openTestDatabase, unique, type TestApp } from '../../../test/support/test-app';
 import { addText, newKb, person } from '../../../test/support/kb';
-import { ask, fakeOpenAi, parseSse, streamTurn } from '../../../test/support/llm';
+import { ask, fakeOpenAi, parseSse, streamTurn, withApp } from '../../../test/support/llm';
 import { rowsOf } from '../../platform/db/migrate';
 
 type UsageRow = { price_known: boolean; status: string; source: string; prompt_tokens: number; completion_tokens: number; reserved_tokens: number; message_id: string | null; provider: string; model: string; kind: string; cost: string };
@@ -319,8 +319,7 @@ describe('conversations with an OpenAI-compatible provider', () => {
       if (q.includes('slow')) return { pieces: ['Part one. ', 'Part two. ', 'Part three.'], delayMs: 300, usage: { prompt_tokens: 7, completion_tokens: 3 } };
       return { pieces: ['Hotels are ', 'reimbursed ', 'up to 180 euros [1].'], usage: { prompt_tokens: 4321, completion_tokens: 987 } };
     });
-    const t = await createTestApp({ CREDENTIAL_RATE_LIMIT_MAX: '10000', LLM_PROVIDER: 'openai', LLM_BASE_URL: upstream.baseUrl, LLM_MODEL: 'gpt-4o-mini', LLM_API_KEY: 'sk-test' });
-    try {
+    await withApp(upstream, { LLM_PROVIDER: 'openai', LLM_MODEL: 'gpt-4o-mini', LLM_API_KEY: 'sk-test' }, async (t) => {
       const { auth } = await person(t);
       const kb = await newKb(t, auth);
       await addText(t, auth, kb.id, 'Travel policy', 'Hotel stays are reimbursed up to 180 euros per night.');
@@ -385,10 +384,7 @@ describe('conversations with an OpenAI-compatible provider', () => {
       // Priced from the seeded list price of gpt-4o-mini ($0.15 in, $0.60 out per million), exactly.
       expect(usage[0]!.cost).toBe('0.0012403500');
       expect(ok.events.find((e) => e.event === 'usage')!.data.cost).toBe('0.0012403500');
-    } finally {
-      await t.close();
-      await upstream.close();
-    }
+    });
   }, 60_000);
 });
 
@@ -400,8 +396,7 @@ describe('provider failures', () => {
       if (q.includes('fail')) return { status: 503 };
       return { pieces: ['Fine.'], usage: { prompt_tokens: 11, completion_tokens: 2 } };
     });
-    const t = await createTestApp({ CREDENTIAL_RATE_LIMIT_MAX: '10000', LLM_PROVIDER: 'openai', LLM_BASE_URL: upstream.baseUrl, LLM_MODEL: 'local-model', LLM_MAX_RETRIES: '0', LLM_FIRST_TOKEN_TIMEOUT_MS: '1000', LLM_BREAKER_RESET_MS: '1500' });
-    try {
+    await withApp(upstream, { LLM_PROVIDER: 'openai', LLM_MODEL: 'local-model', LLM_MAX_RETRIES: '0', LLM_FIRST_TOKEN_TIMEOUT_MS: '1000', LLM_BREAKER_RESET_MS: '1500' }, async (t) => {
       const { auth } = await person(t);
       const conv = (await request(t.app).post('/api/conversations').set(auth).send({})).body.conversation;
       const started = Date.now();
@@ -426,10 +421,7 @@ describe('provider failures', () => {
       expect((await request(t.app).get('/health/ready')).body.checks.providers.openai.state).toBe('closed');
       const usage = await usageOf(t, conv.id);
       expect(usage.map((u) => u.status)).toEqual(['error', 'error', 'error', 'complete']);
-    } finally {
-      await t.close();
-      await upstream.close();
-    }
+    });
   }, 60_000);
 });
 
@@ -572,11 +564,10 @@ describe('a conversation deleted while its answer streams', () => {
 describe('an answer whose end the database refuses to write', () => {
   it('when neither the answer nor its usage end can be written, then the stream ends with an error event, the row stays pending only until the database writes again, and then it is finalised with the tokens the upstream reported and counted in the daily sums once', async () => {
     const upstream = await fakeOpenAi(() => ({ pieces: ['One. ', 'Two.'], usage: { prompt_tokens: 4321, completion_tokens: 12 } }));
-    const t = await createTestApp({ CREDENTIAL_RATE_LIMIT_MAX: '10000', LLM_PROVIDER: 'openai', LLM_BASE_URL: upstream.baseUrl, LLM_MODEL: 'gpt-4o-mini', LLM_MAX_RETRIES: '0' });
-    const suffix = Date.now().toString(36);
-    const { u, auth } = await person(t);
-    const other = await person(t);
-    try {
+    await withApp(upstream, { LLM_PROVIDER: 'openai', LLM_MODEL: 'gpt-4o-mini', LLM_MAX_RETRIES: '0' }, async (t) => {
+      const suffix = Date.now().toString(36);
+      const { u, auth } = await person(t);
+      const other = await person(t);
       const conv = (await request(t.app).post('/api/conversations').set(auth).send({})).body.conversation;
       const otherConv = (await request(t.app).post('/api/conversations').set(other.auth).send({})).body.conversation;
       expect((await ask(t.app, other.auth, otherConv.id, 'First, for someone else')).events.at(-1)?.event).toBe('done');
@@ -613,27 +604,20 @@ describe('an answer whose end the database refuses to write', () => {
       expect(theirs).toEqual([{ status: 'complete', prompt_tokens: 4321 }]);
       const their = await request(t.app).get(`/api/conversations/${otherConv.id}`).set(other.auth);
       expect(their.body.messages.map((m: { role: string; status: string }) => `${m.role}:${m.status}`)).toEqual(['user:complete', 'assistant:complete']);
-    } finally {
-      await t.close();
-      await upstream.close();
-    }
+    });
   }, 60_000);
 });
 
 describe('an upstream reporting token counts no column can hold', () => {
   it('when the upstream reports a negative and a fractional count, then the answer is still saved and its call accounted once, with the counts made whole and non-negative', async () => {
     const upstream = await fakeOpenAi(() => ({ pieces: ['Fine.'], usage: { prompt_tokens: -1, completion_tokens: 12.5 } }));
-    const t = await createTestApp({ CREDENTIAL_RATE_LIMIT_MAX: '10000', LLM_PROVIDER: 'openai', LLM_BASE_URL: upstream.baseUrl, LLM_MODEL: 'gpt-4o-mini', LLM_MAX_RETRIES: '0' });
-    try {
+    await withApp(upstream, { LLM_PROVIDER: 'openai', LLM_MODEL: 'gpt-4o-mini', LLM_MAX_RETRIES: '0' }, async (t) => {
       const { u, auth } = await person(t);
       const conv = (await request(t.app).post('/api/conversations').set(auth).send({})).body.conversation;
       const { events } = await ask(t.app, auth, conv.id, 'Is it fine?');
       expect(events.at(-1)).toMatchObject({ event: 'done', data: { status: 'complete' } });
       const rows = rowsOf<{ status: string; prompt_tokens: number; completion_tokens: number }>(await t.database.db.execute(sql`SELECT status, prompt_tokens, completion_tokens FROM ai_usage WHERE user_id = ${u.id} AND kind = 'chat'`));
       expect(rows).toEqual([{ status: 'complete', prompt_tokens: 0, completion_tokens: 13 }]);
-    } finally {
-      await t.close();
-      await upstream.close();
-    }
+    });
   }, 60_000);
 });

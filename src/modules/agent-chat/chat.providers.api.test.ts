@@ -2,7 +2,7 @@ import request from 'supertest';
 import { sql } from 'drizzle-orm';
 import { createTestApp } from '../../../test/support/test-app';
 import { addText, newKb, person } from '../../../test/support/kb';
-import { ask, fakeAnthropic, fakeOpenAi } from '../../../test/support/llm';
+import { ask, fakeAnthropic, fakeOpenAi, withApp } from '../../../test/support/llm';
 import { rowsOf } from '../../platform/db/migrate';
 
 /** Calls that answered questions (not the ones that wrote a conversation's title). */
@@ -12,8 +12,7 @@ const answerOf = (events: { event: string; data: Record<string, unknown> }[]) =>
 describe('providers against faithful local servers', () => {
   it('when Anthropic streams an answer, then its deltas arrive, its reported tokens are recorded as they are, the prompt goes in its own shape, and an overloaded server ends the turn with provider-error', async () => {
     const upstream = await fakeAnthropic((call) => (call.body.messages.at(-1)!.content.includes('overload') ? { status: 529 } : { pieces: ['Trains: ', 'second class [1].'], usage: { input_tokens: 5555, output_tokens: 444 } }));
-    const t = await createTestApp({ CREDENTIAL_RATE_LIMIT_MAX: '10000', LLM_PROVIDER: 'anthropic', LLM_BASE_URL: upstream.baseUrl, LLM_MODEL: 'claude-sonnet-4-0', LLM_API_KEY: 'sk-ant-test', LLM_MAX_RETRIES: '0' });
-    try {
+    await withApp(upstream, { LLM_PROVIDER: 'anthropic', LLM_MODEL: 'claude-sonnet-4-0', LLM_API_KEY: 'sk-ant-test', LLM_MAX_RETRIES: '0' }, async (t) => {
       const { auth } = await person(t);
       const kb = await newKb(t, auth);
       await addText(t, auth, kb.id, 'Travel policy', 'Second class is the rule for trains under four hours.');
@@ -35,10 +34,7 @@ describe('providers against faithful local servers', () => {
         ['complete', 'anthropic', 'claude-sonnet-4-0'],
         ['error', 'anthropic', 'claude-sonnet-4-0'],
       ]);
-    } finally {
-      await t.close();
-      await upstream.close();
-    }
+    });
   }, 60_000);
 
   it('when an OpenAI-compatible server reports no usage, sends a malformed chunk, drops the connection mid-answer, or is slow to its first token, then the record says estimated, the turn ends with provider-bad-response keeping the text so far, and the slow answer completes with its time to first token', async () => {
@@ -49,8 +45,7 @@ describe('providers against faithful local servers', () => {
       if (q.includes('slow')) return { pieces: ['Worth ', 'the wait.'], firstDelayMs: 600, usage: { prompt_tokens: 9, completion_tokens: 4 } };
       return { pieces: ['No usage ', 'from me.'] };
     });
-    const t = await createTestApp({ CREDENTIAL_RATE_LIMIT_MAX: '10000', LLM_PROVIDER: 'openai', LLM_BASE_URL: upstream.baseUrl, LLM_MODEL: 'llama3.1', LLM_MAX_RETRIES: '0', LLM_FIRST_TOKEN_TIMEOUT_MS: '5000' });
-    try {
+    await withApp(upstream, { LLM_PROVIDER: 'openai', LLM_MODEL: 'llama3.1', LLM_MAX_RETRIES: '0', LLM_FIRST_TOKEN_TIMEOUT_MS: '5000' }, async (t) => {
       const { auth } = await person(t);
       const conv = (await request(t.app).post('/api/conversations').set(auth).send({})).body.conversation;
       const plain = await ask(t.app, auth, conv.id, 'Say something');
@@ -83,10 +78,7 @@ describe('providers against faithful local servers', () => {
         ['error', 'Cut '],
         ['complete', 'Worth the wait.'],
       ]);
-    } finally {
-      await t.close();
-      await upstream.close();
-    }
+    });
   }, 60_000);
 });
 
